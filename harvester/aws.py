@@ -1,0 +1,24 @@
+"""boto3 clients configured the same way everywhere: standard retries, the user's region.
+
+Endpoints and credentials come from boto3's own configuration chain (AWS_ENDPOINT_URL,
+AWS_ENDPOINT_URL_SQS, profiles, instance roles); nothing is hard-coded here.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def client(service: str, *, retry_mode: str = "standard", max_attempts: int = 5):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import NoRegionError
+
+    config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
+                    connect_timeout=10, read_timeout=30)
+    try:
+        return boto3.session.Session().client(service, config=config)
+    except NoRegionError:
+        raise click.UsageError(
+            f"no AWS region configured for {service}: set AWS_REGION (or AWS_DEFAULT_REGION)"
+        ) from None
