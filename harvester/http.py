@@ -127,6 +127,8 @@ def request(
             last = f"no answer within {policy.timeout:g}s"
         except requests.ConnectionError as exc:
             last = f"connection failed ({_reason(exc)})"
+        except requests.RequestException as exc:
+            raise ServiceError(service, f"{method} {where}: {type(exc).__name__}") from None
         else:
             if resp.status_code < 300 or resp.status_code in ok:
                 try:

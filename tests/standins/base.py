@@ -7,12 +7,15 @@ records every request and lets a test inject faults that answer in place of `han
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 Fault = Callable[[Request], Response | None]
 

@@ -1,0 +1,259 @@
+"""A small Opencast (Matterhorn) client and the one place where its JSON quirks are normalized.
+
+Why not pyhorn: it is unmaintained, Digest-only, has no useful retries or timeouts, and wraps
+endpoints that Opencast 12 and 16 removed or reshaped. This client is one requests.Session
+with Digest (plus the headers Opencast needs to issue a challenge) or Basic auth, the shared
+retry policy, and a clear authentication error when a login page comes back instead of JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import requests
+from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+
+from harvester.config import env, normalize_host
+from harvester.errors import AuthenticationError, ServiceError
+from harvester.http import RetryPolicy, TransientBody, describe, new_session, request
+from harvester.timeutil import iso_z, parse_iso
+
+log = logging.getLogger("harvester.opencast")
+
+OMITTED = "-omitted-"
+DCE_SERIES = re.compile(r"^(\d{4})(\d{2})(\d{5})")
+
+
+# -- normalizers: every JSON quirk of the internal endpoints, handled once -----------------
+
+def as_list(value: Any) -> list:
+    """A list with one item arrives as a bare object, an empty one as missing or ""."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def as_str(value: Any) -> str | None:
+    """Strings, with numbers that were strings upstream (4160.0 -> "4160") and `$` text nodes."""
+    if isinstance(value, dict):
+        value = value.get("$")
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if isinstance(value, dict):
+            value = value.get("$")
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value).lower()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    return None if text == OMITTED else text
+
+
+def as_int(value: Any) -> int | None:
+    """Integers that may arrive as floats (4160.0) or strings ("4160", "4160.0")."""
+    if isinstance(value, dict):
+        value = value.get("$")
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    return int(number)
+
+
+def as_time(value: Any) -> str | None:
+    """Any Opencast timestamp -> ISO 8601 UTC with Z, or None when absent or unreadable."""
+    text = as_str(value)
+    if not text:
+        return None
+    try:
+        return iso_z(parse_iso(text))
+    except (ValueError, OverflowError):
+        return None
+
+
+def search_results(doc: Any) -> list[dict]:
+    """Results of /search/episode.json in either shape (Solr up to 15, OpenSearch 16+)."""
+    if not isinstance(doc, dict):
+        return []
+    if "search-results" in doc:
+        wrapper = doc["search-results"]
+        if not isinstance(wrapper, dict):
+            return []
+        return [r for r in as_list(wrapper.get("result")) if isinstance(r, dict)]
+    return [r for r in as_list(doc.get("result")) if isinstance(r, dict)]
+
+
+def _dc(result: dict, name: str) -> str | None:
+    """A Dublin Core value: OC16 `dc: {name: [..]}`, or the flat `dcName` of older versions."""
+    dc = result.get("dc")
+    if isinstance(dc, dict) and dc.get(name) not in (None, "", []):
+        return as_str(dc.get(name))
+    return as_str(result.get("dc" + name[:1].upper() + name[1:]))
+
+
+def series_parts(series: str | None) -> dict[str, str | None]:
+    """year, term and cdn from a DCE-style series id (YYYYTTCCCCC...); None otherwise."""
+    m = DCE_SERIES.match(series or "")
+    if not m:
+        return {"year": None, "term": None, "cdn": None}
+    return {"year": m.group(1), "term": m.group(2), "cdn": m.group(3)}
+
+
+def episode_fields(result: dict) -> dict[str, Any]:
+    """The enrichment fields of the original record, from one search result of either shape."""
+    mp = result.get("mediapackage") if isinstance(result.get("mediapackage"), dict) else {}
+    series = as_str(mp.get("series")) or _dc(result, "isPartOf")
+    fields: dict[str, Any] = {
+        "title": as_str(mp.get("title")) or _dc(result, "title"),
+        "duration": as_int(mp.get("duration")),
+        "start": as_time(mp.get("start")) or as_time(_dc(result, "created")),
+        "course": as_str(mp.get("seriestitle")),
+        "series": series,
+    }
+    fields.update(series_parts(series))
+    fields["type"] = _dc(result, "type")
+    fields["description"] = _dc(result, "description")
+    return fields
+
+
+def normalize_action(raw: dict) -> dict[str, Any]:
+    """One usertracking action (Opencast 2.0+ nested or Matterhorn 1.x flat) -> the record.
+
+    Raises ValueError for an action without a usable id or `created` (it is reported, not sent).
+    """
+    action_id = as_int(raw.get("id"))
+    if action_id is None:
+        raise ValueError("action without an id")
+    created = as_str(raw.get("created"))
+    if not created:
+        raise ValueError(f"action {action_id} without a created time")
+    try:
+        when = parse_iso(created)
+    except ValueError:
+        raise ValueError(f"action {action_id} has an unreadable created time {created!r}") from None
+    session = raw.get("sessionId")
+    if isinstance(session, dict):
+        session_id, user_id = session.get("sessionId"), session.get("userId")
+        user_ip, agent = session.get("userIp"), session.get("userAgent")
+    else:
+        session_id, user_id = session, raw.get("userId")
+        user_ip, agent = raw.get("userIp"), raw.get("userAgent")
+    is_playing_raw = raw.get("isPlaying")
+    playing_number = as_int(is_playing_raw)
+    if isinstance(is_playing_raw, str) and playing_number is None:
+        is_playing = is_playing_raw.strip().lower() == "true"
+    else:
+        is_playing = bool(is_playing_raw) if playing_number is None else playing_number != 0
+    record: dict[str, Any] = {
+        "action_id": action_id,
+        "timestamp": iso_z(when),
+        "mpid": as_str(raw.get("mediapackageId")),
+        "session_id": as_str(session_id),
+        "huid": as_str(user_id),
+        "useragent": as_str(agent),
+    }
+    ips = [p.strip() for p in (as_str(user_ip) or "").split(",") if p.strip() and p.strip() != OMITTED]
+    record["ip"] = ips[0] if ips else None
+    for n, proxy in enumerate(ips[1:], 1):
+        record[f"proxy{n}"] = proxy
+    record["is_live"] = 1 if playing_number == 2 else 0
+    record["action"] = {
+        "type": as_str(raw.get("type")),
+        "inpoint": as_int(raw.get("inpoint")),
+        "outpoint": as_int(raw.get("outpoint")),
+        "length": as_int(raw.get("length")),
+        "is_playing": is_playing,
+    }
+    return record
+
+
+def actions_envelope(doc: Any) -> tuple[list[dict], int | None]:
+    """(actions, total) from `{"actions": {"total", "offset", "limit", "action": ...}}`."""
+    if not isinstance(doc, dict):
+        raise TransientBody("usertracking answered JSON without an `actions` object")
+    wrapper = doc.get("actions")
+    if wrapper in (None, ""):
+        return [], 0
+    if not isinstance(wrapper, dict):
+        raise TransientBody("usertracking answered an unexpected `actions` value")
+    actions = [a for a in as_list(wrapper.get("action")) if isinstance(a, dict)]
+    return actions, as_int(wrapper.get("total"))
+
+
+# -- the client ------------------------------------------------------------------------------
+
+class OpencastClient:
+    """GET JSON from one Opencast node with auth, retries and readable errors."""
+
+    def __init__(self, base_url: str, user: str, password: str, *, auth: str = "digest",
+                 policy: RetryPolicy | None = None, service: str = "Opencast"):
+        self.base_url = normalize_host(base_url)
+        self.service = f"{service} {describe(self.base_url)}"
+        self.policy = policy or RetryPolicy.from_env()
+        self.session = new_session({"Accept": "application/json"})
+        if auth == "basic":
+            self.session.auth = HTTPBasicAuth(user, password)
+        else:
+            # Without these headers Opencast answers Digest requests with a login redirect.
+            self.session.auth = HTTPDigestAuth(user, password)
+            self.session.headers["X-Requested-Auth"] = "Digest"
+            self.session.headers["X-Opencast-Matterhorn-Authorization"] = "true"
+        self.requests = 0
+
+    @classmethod
+    def from_settings(cls, host: str, user: str, password: str, **kwargs) -> OpencastClient:
+        auth = (env("OPENCAST_AUTH") or "digest").strip().lower()
+        if auth not in ("digest", "basic"):
+            import click
+
+            raise click.UsageError(f"invalid value for OPENCAST_AUTH: {auth!r} (digest or basic)")
+        return cls(host, user, password, auth=auth, **kwargs)
+
+    def get_json(self, path: str, params: dict | None = None) -> Any:
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        self.requests += 1
+        return request(self.session, "GET", url, service=self.service, policy=self.policy,
+                       params=params, check=self._decode, ok_status=(301, 302, 303, 307, 401),
+                       allow_redirects=False)
+
+    def _decode(self, resp: requests.Response) -> Any:
+        where = describe(resp.url)
+        if resp.status_code == 401:
+            raise AuthenticationError(self.service, f"GET {where}: credentials refused (HTTP 401); "
+                                      "check MATTERHORN_REST_USER / MATTERHORN_REST_PASS and OPENCAST_AUTH")
+        if resp.is_redirect:
+            target = describe(resp.headers.get("Location", "") or "?")
+            raise AuthenticationError(self.service, f"GET {where}: redirected to {target} (a login "
+                                      "page) instead of answering; the credentials or OPENCAST_AUTH "
+                                      "are wrong")
+        ctype = resp.headers.get("Content-Type", "")
+        body = resp.content.lstrip()
+        if "html" in ctype or body[:1] == b"<":
+            raise AuthenticationError(self.service, f"GET {where}: a login page came back instead of "
+                                      "JSON; the credentials or OPENCAST_AUTH are wrong")
+        try:
+            return json.loads(resp.content)
+        except ValueError:
+            raise TransientBody(f"truncated or invalid JSON ({len(resp.content)} bytes)") from None
+
+    def search_episode(self, mpid: str) -> list[dict]:
+        return search_results(self.get_json("/search/episode.json", {"id": mpid}))
+
+    def check(self) -> str:
+        """For doctor: one cheap authenticated call."""
+        try:
+            self.get_json("/info/me.json")
+        except AuthenticationError:
+            raise
+        except ServiceError:
+            self.get_json("/search/episode.json", {"limit": 1})
+        return "reachable, credentials accepted"

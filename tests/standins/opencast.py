@@ -1,0 +1,252 @@
+"""A strict Opencast stand-in: Digest/Basic auth, both usertracking dialects, both search shapes.
+
+Strict where real Opencast is strict: Digest is challenged only when the request carries
+`X-Requested-Auth: Digest` (otherwise a login page comes back), wrong credentials never get
+JSON, `limit` absent means 10, `offset` is a row offset, page order is not chronological.
+Its JSON has the quirks of the internal endpoints (single items as bare objects, empty lists
+dropped, numbers where strings were, floats where integers were).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from tests.standins.base import StandIn, json_response
+
+LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Opencast – Login</title></head><body>login</body></html>"
+
+
+@dataclass
+class Episode:
+    mpid: str
+    title: str = "An episode"
+    series: str | None = None
+    seriestitle: str | None = None
+    start: str | None = "2026-11-01T14:00:00Z"
+    duration: int = 3_600_000
+    dc_created: str | None = None
+    dc_type: str | None = "L01"
+    description: str | None = None
+
+
+@dataclass
+class OpencastStandIn(StandIn):
+    user: str = "opencast_system_account"
+    password: str = "CHANGE_ME"
+    dialect: str = "dce"  # "dce" honours start/end; "stock" ignores them (day paging only)
+    search_shape: str = "solr"  # "solr" (<= 15) or "oc16"
+    action_format: str = "nested"  # "nested" (>= 2.0) or "flat" (Matterhorn 1.x)
+    tz_offset_hours: int = -5
+    realm: str = "Opencast"
+    actions: dict[int, dict] = field(default_factory=dict)
+    episodes: dict[str, Episode] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        StandIn.__init__(self)
+        self._nonces: set[str] = set()
+
+    # -- data -------------------------------------------------------------------------------
+    def add_action(self, action_id: int, mpid: str, created: datetime, *, session: str = "s1",
+                   user: str | int = "user1", ip: str = "10.1.2.3", agent: str = "Mozilla/5.0",
+                   type: str = "HEARTBEAT", inpoint: int = 0, outpoint: int = 30, length: int = 30,
+                   is_playing: Any = True) -> None:
+        with self.lock:
+            self.actions[action_id] = dict(id=action_id, mpid=mpid, created=created, session=session,
+                                           user=user, ip=ip, agent=agent, type=type, inpoint=inpoint,
+                                           outpoint=outpoint, length=length, is_playing=is_playing)
+
+    def add_episode(self, mpid: str, **kwargs) -> Episode:
+        ep = Episode(mpid, **kwargs)
+        self.episodes[mpid] = ep
+        return ep
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        if request.path == "/login.html":
+            return Response(LOGIN_PAGE, content_type="text/html")
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        if request.path == "/usertracking/actions.json":
+            return self._actions(request)
+        if request.path == "/search/episode.json":
+            return self._search(request)
+        if request.path == "/info/me.json":
+            return json_response({"user": {"username": self.user}})
+        return Response("not found", status=404)
+
+    def _authenticate(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            import base64
+
+            try:
+                user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
+            except Exception:
+                return Response("bad auth", status=400)
+            if (user, pw) == (self.user, self.password):
+                return None
+            return Response(LOGIN_PAGE, status=401, content_type="text/html")
+        if header.startswith("Digest "):
+            return None if self._digest_ok(request, header) else self._challenge()
+        if request.headers.get("X-Requested-Auth") == "Digest":
+            return self._challenge()
+        # Stock Opencast: no challenge, a redirect to the login page.
+        return Response(LOGIN_PAGE, status=302, headers={"Location": "/login.html"},
+                        content_type="text/html")
+
+    def _challenge(self) -> Response:
+        nonce = os.urandom(8).hex()
+        self._nonces.add(nonce)
+        return Response("", status=401, headers={
+            "WWW-Authenticate": f'Digest realm="{self.realm}", qop="auth", nonce="{nonce}"'})
+
+    def _digest_ok(self, request: Request, header: str) -> bool:
+        import re
+
+        parts = dict(re.findall(r'(\w+)="?([^",]+)"?', header[7:]))
+        if parts.get("username") != self.user or parts.get("nonce") not in self._nonces:
+            return False
+
+        def h(text: str) -> str:
+            return hashlib.md5(text.encode()).hexdigest()
+
+        ha1 = h(f"{self.user}:{self.realm}:{self.password}")
+        ha2 = h(f"{request.method}:{parts.get('uri')}")
+        expected = h(f"{ha1}:{parts['nonce']}:{parts.get('nc')}:{parts.get('cnonce')}:auth:{ha2}")
+        return parts.get("response") == expected
+
+    # -- usertracking -----------------------------------------------------------------------
+    def _local(self, when: datetime) -> datetime:
+        return when.astimezone(timezone(timedelta(hours=self.tz_offset_hours)))
+
+    def _render_action(self, a: dict) -> dict:
+        created = self._local(a["created"]).isoformat()
+        user = a["user"]
+        if self.action_format == "flat":
+            return {"id": a["id"], "mediapackageId": a["mpid"], "sessionId": a["session"],
+                    "userId": user, "userIp": a["ip"], "inpoint": a["inpoint"],
+                    "outpoint": a["outpoint"], "length": a["length"], "type": a["type"],
+                    "isPlaying": a["is_playing"], "created": created}
+        # Quirks: numeric-looking user ids come back as numbers, integers as floats.
+        if isinstance(user, str) and user.isdigit():
+            user = int(user)
+        return {"id": a["id"], "mediapackageId": a["mpid"],
+                "sessionId": {"sessionId": a["session"], "userId": user, "userIp": a["ip"],
+                              "userAgent": a["agent"]},
+                "inpoint": float(a["inpoint"]), "outpoint": a["outpoint"], "length": a["length"],
+                "type": a["type"], "isPlaying": a["is_playing"], "created": created}
+
+    def _actions(self, request: Request) -> Response:
+        args = request.args
+        limit = int(args.get("limit") or 0) or 10
+        offset = int(args.get("offset") or 0)
+        with self.lock:
+            rows = list(self.actions.values())
+        if self.dialect == "dce" and args.get("start") and args.get("end"):
+            start = datetime.strptime(args["start"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            end = datetime.strptime(args["end"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            rows = [r for r in rows if start <= r["created"].replace(microsecond=0) <= end]
+        elif args.get("day"):
+            day = args["day"]
+            rows = [r for r in rows if self._local(r["created"]).strftime("%Y%m%d") == day]
+        # No ORDER BY: a stable but non-chronological order.
+        rows.sort(key=lambda r: hashlib.sha1(str(r["id"]).encode()).hexdigest())
+        page = [self._render_action(r) for r in rows[offset:offset + limit]]
+        if not page:
+            wrapper: Any = {"total": len(rows), "offset": offset, "limit": limit}
+        elif len(page) == 1:
+            wrapper = {"total": len(rows), "offset": offset, "limit": limit, "action": page[0]}
+        else:
+            wrapper = {"total": len(rows), "offset": offset, "limit": limit, "action": page}
+        return json_response({"actions": wrapper})
+
+    # -- search -----------------------------------------------------------------------------
+    def _search(self, request: Request) -> Response:
+        mpid = request.args.get("id")
+        ep = self.episodes.get(mpid or "")
+        if self.search_shape == "oc16":
+            results = [] if ep is None else [self._oc16(ep)]
+            return json_response({"result": results, "total": len(results), "offset": 0, "limit": 10})
+        if ep is None:
+            return json_response({"search-results": {"total": 0, "offset": 0, "limit": 10}})
+        return json_response({"search-results": {"total": 1, "offset": 0, "limit": 10,
+                                                 "result": self._solr(ep)}})
+
+    @staticmethod
+    def _series_value(series: str | None) -> Any:
+        return int(series) if series and series.isdigit() else series
+
+    def _solr(self, ep: Episode) -> dict:
+        mp: dict[str, Any] = {"id": ep.mpid, "title": ep.title, "duration": ep.duration,
+                              "series": self._series_value(ep.series),
+                              "seriestitle": ep.seriestitle}
+        if ep.start:
+            mp["start"] = ep.start
+        doc: dict[str, Any] = {"id": ep.mpid, "mediapackage": mp, "dcTitle": ep.title,
+                               "dcType": ep.dc_type, "dcDescription": ep.description}
+        if ep.dc_created:
+            doc["dcCreated"] = ep.dc_created
+        return {k: v for k, v in doc.items() if v is not None}
+
+    def _oc16(self, ep: Episode) -> dict:
+        mp: dict[str, Any] = {"id": ep.mpid, "title": ep.title, "duration": float(ep.duration)}
+        if ep.series:
+            mp["series"], mp["seriestitle"] = ep.series, ep.seriestitle
+        if ep.start:
+            mp["start"] = ep.start
+        dc: dict[str, list] = {"title": [ep.title]}
+        if ep.dc_created:
+            dc["created"] = [ep.dc_created]
+        if ep.dc_type:
+            dc["type"] = [ep.dc_type]
+        if ep.description:
+            dc["description"] = [ep.description]
+        return {"mediapackage": mp, "dc": dc, "org": "mh_default_org", "type": "mediapackage",
+                "acl": [], "modified": "2026-11-01T00:00:00Z"}
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+def server_error(_request: Request) -> Response:
+    return Response("Internal Server Error", status=500)
+
+
+def truncated_json(_request: Request) -> Response:
+    return Response('{"actions": {"total": 5, "action": [{"id": 1, "medi', status=200,
+                    content_type="application/json")
+
+
+def slow(seconds: float):
+    def fault(_request: Request) -> Response | None:
+        time.sleep(seconds)
+        return None
+
+    return fault
+
+
+def only(path: str):
+    return lambda r: r.path == path
+
+
+@pytest.fixture
+def opencast():
+    server = OpencastStandIn()
+    server.start()
+    yield server
+    server.stop()
+
+
+def dump(doc: Any) -> str:
+    return json.dumps(doc)
