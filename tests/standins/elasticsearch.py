@@ -1,0 +1,1072 @@
+"""A strict in-process Elasticsearch stand-in, driven over real HTTP by the official client.
+
+No Elasticsearch server can be installed where the tests run, so this enforces what a real
+8.x/9.x cluster enforces for the calls the harvester makes, and refuses the rest loudly:
+
+- the `X-Elastic-Product: Elasticsearch` header on every answer (the 8.x client refuses a
+  server without it) and the REST compatibility media types (`compatible-with=N`);
+- bulk framing: NDJSON, final newline, one known action per metadata line, no `_type`,
+  lowercase index names, `_id` at most 512 bytes, per-item results and errors;
+- composable index templates (no legacy `template` key, no mapping types, no `string` or
+  `not_analyzed`), ingest pipelines with known processor types only, the pipeline named by a
+  bulk request must exist;
+- mappings from the matching template applied to new indices, and documents checked against
+  them (dates, ip, numbers, booleans; `ignore_malformed`; dynamic templates);
+- searches with `terms`/`range`/`bool` queries and composite aggregations paged by
+  `after_key`; a `terms` aggregation of size 0 is rejected as Elasticsearch has done since 5.0.
+
+Faults: `inject_item_error()` rejects chosen bulk items (429 `es_rejected_execution_exception`
+by default); `inject_unavailable()` answers whole requests with 503. Counters: `bulk_requests`,
+`doc_requests`, and the base class's `count(prefix)`. Read back with `doc(index, id)`,
+`docs(pattern)`, `ids(pattern)`; seed source data with `add_docs(index, docs)`.
+
+Use the `es_standin` fixture: it starts the stand-in and sets ES_HOST to it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from tests.standins.base import StandIn
+
+PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+BULK_ACTIONS = ("index", "create", "update", "delete")
+BULK_META_PARAMS = {
+    "_index", "_id", "routing", "pipeline", "require_alias", "require_data_stream", "if_seq_no",
+    "if_primary_term", "version", "version_type", "dynamic_templates", "retry_on_conflict",
+    "_source", "list_executed_pipelines",
+}
+TEMPLATE_KEYS = {"index_patterns", "template", "composed_of", "priority", "version", "_meta",
+                 "data_stream", "allow_auto_create", "ignore_missing_component_templates",
+                 "deprecated"}
+FIELD_TYPES = {
+    "text", "keyword", "long", "integer", "short", "byte", "double", "float", "half_float",
+    "scaled_float", "unsigned_long", "date", "date_nanos", "boolean", "ip", "geo_point",
+    "geo_shape", "object", "nested", "flattened", "wildcard", "match_only_text",
+    "constant_keyword", "alias", "version", "binary", "integer_range", "date_range",
+}
+PROCESSORS = {
+    "append", "bytes", "convert", "csv", "date", "date_index_name", "dissect", "dot_expander",
+    "drop", "fail", "fingerprint", "foreach", "geoip", "grok", "gsub", "html_strip", "join",
+    "json", "kv", "lowercase", "network_direction", "pipeline", "remove", "rename", "reroute",
+    "script", "set", "sort", "split", "trim", "uppercase", "uri_parts", "urldecode",
+    "user_agent", "community_id", "registered_domain", "redact", "ip_location",
+}
+MAX_ID_BYTES = 512
+_BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
+
+
+class EsError(Exception):
+    """An error answered as Elasticsearch does: {"error": {...}, "status": N}."""
+
+    def __init__(self, status: int, type_: str, reason: str):
+        super().__init__(reason)
+        self.status, self.type, self.reason = status, type_, reason
+
+    def body(self) -> dict:
+        err = {"type": self.type, "reason": self.reason}
+        return {"error": {"root_cause": [err], **err}, "status": self.status}
+
+
+def es_response(doc, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(doc), status=status,
+                    headers={**PRODUCT_HEADERS, **(headers or {})},
+                    content_type="application/vnd.elasticsearch+json;compatible-with=8")
+
+
+def error_response(status: int, type_: str, reason: str) -> Response:
+    return es_response(EsError(status, type_, reason).body(), status)
+
+
+def validate_index_name(name: str) -> None:
+    """Elasticsearch's own rules for index names (MetadataCreateIndexService)."""
+    if name != name.lower():
+        raise EsError(400, "invalid_index_name_exception",
+                      f"Invalid index name [{name}], must be lowercase")
+    if not name or name in (".", "..") or name[0] in "_-+" or set(name) & _BAD_INDEX_CHARS:
+        raise EsError(400, "invalid_index_name_exception",
+                      f"Invalid index name [{name}], must not start with '_', '-', or '+' and "
+                      "must not contain \\, /, *, ?, \", <, >, |, ' ', ',', #, :")
+    if len(name.encode()) > 255:
+        raise EsError(400, "invalid_index_name_exception", f"Invalid index name [{name}], too long")
+
+
+def _get_path(doc: dict, path: str):
+    """A value by dotted path; also finds literal dotted keys."""
+    if path in doc:
+        return doc[path]
+    cur = doc
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _flatten(doc: dict, prefix: str = "") -> Iterable[tuple[str, object]]:
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield path, value
+            yield from _flatten(value, path + ".")
+        else:
+            yield path, value
+
+
+def parse_date(value) -> datetime | None:
+    """strict_date_optional_time || epoch_millis, as the default date format accepts."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000)
+    if not isinstance(value, str):
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?)?",
+                    value) is None:
+        return None
+    text = value.replace("Z", "+00:00")
+    frac = re.search(r"\.(\d+)", text)
+    if frac and len(frac.group(1)) > 6:  # nanoseconds: Python stops at micro
+        text = text.replace(frac.group(0), "." + frac.group(1)[:6])
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _ItemFault:
+    status: int
+    type: str
+    reason: str
+    times: int | None
+    match: Callable[[str, str], bool]
+
+
+class Index:
+    """One index: documents, mappings (explicit + dynamic) and the template it came from."""
+
+    def __init__(self, name: str, template: str | None, mappings: dict, settings: dict):
+        self.name = name
+        self.template = template
+        self.mappings = json.loads(json.dumps(mappings or {}))
+        self.mappings.setdefault("properties", {})
+        self.settings = settings or {}
+        self.docs: dict[str, dict] = {}
+        self.versions: dict[str, int] = {}
+        self.pipelines: dict[str, str | None] = {}
+
+    # -- mappings ---------------------------------------------------------------------------
+    def field_mapping(self, path: str) -> dict | None:
+        props = self.mappings.get("properties", {})
+        parts = path.split(".")
+        mapping = None
+        for i, part in enumerate(parts):
+            mapping = props.get(part)
+            if mapping is None:
+                # multi-field such as title.keyword
+                parent = self.field_mapping(".".join(parts[:i])) if i else None
+                if parent and part in parent.get("fields", {}) and i == len(parts) - 1:
+                    return parent["fields"][part]
+                return None
+            props = mapping.get("properties", {})
+        return mapping
+
+    def _dynamic_template_for(self, path: str, value) -> dict | None:
+        kind = ("boolean" if isinstance(value, bool) else "long" if isinstance(value, int)
+                else "double" if isinstance(value, float) else "object" if isinstance(value, dict)
+                else "string")
+        name = path.rsplit(".", 1)[-1]
+        for entry in self.mappings.get("dynamic_templates", []):
+            (_, spec), = entry.items()
+            mmt = spec.get("match_mapping_type")
+            if mmt and mmt != "*" and mmt != kind and not (isinstance(mmt, list) and kind in mmt):
+                continue
+            if "match" in spec and not fnmatch.fnmatchcase(name, spec["match"]):
+                continue
+            if "unmatch" in spec and fnmatch.fnmatchcase(name, spec["unmatch"]):
+                continue
+            if "path_match" in spec and not fnmatch.fnmatchcase(path, spec["path_match"]):
+                continue
+            if "path_unmatch" in spec and fnmatch.fnmatchcase(path, spec["path_unmatch"]):
+                continue
+            return dict(spec.get("mapping", {}))
+        return None
+
+    def _dynamic_mapping(self, path: str, value) -> dict:
+        mapped = self._dynamic_template_for(path, value)
+        if mapped is not None:
+            if "type" not in mapped and not isinstance(value, dict):
+                mapped["type"] = "keyword" if isinstance(value, str) else "long"
+            return mapped
+        if isinstance(value, bool):
+            return {"type": "boolean"}
+        if isinstance(value, int):
+            return {"type": "long"}
+        if isinstance(value, float):
+            return {"type": "float"}
+        if isinstance(value, dict):
+            return {"properties": {}}
+        if isinstance(value, str) and self.mappings.get("date_detection", True) and \
+                re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})?", value) and parse_date(value):
+            return {"type": "date"}
+        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+
+    def check_and_map(self, doc: dict) -> None:
+        """Check a document against the mappings, adding dynamic fields; raises EsError."""
+        self._check_object(doc, "", self.mappings)
+
+    def _check_object(self, obj: dict, prefix: str, container: dict) -> None:
+        dynamic = str(container.get("dynamic", self.mappings.get("dynamic", "true"))).lower()
+        props = container.setdefault("properties", {})
+        for key, value in obj.items():
+            path = prefix + key
+            mapping = props.get(key)
+            if mapping is None:
+                if value is None:
+                    continue
+                if dynamic == "strict":
+                    raise EsError(400, "strict_dynamic_mapping_exception",
+                                  f"[{prefix.rstrip('.') or '_doc'}] dynamic is [strict] and "
+                                  f"dynamic introduction of [{key}] within [_doc] is not allowed")
+                if dynamic == "false":
+                    continue
+                sample = value[0] if isinstance(value, list) and value else value
+                if isinstance(value, list) and not value:
+                    continue
+                mapping = self._dynamic_mapping(path, sample)
+                props[key] = mapping
+            self._check_value(path, value, mapping)
+
+    def _check_value(self, path: str, value, mapping: dict) -> None:
+        if value is None:
+            return
+        if isinstance(value, list):
+            for v in value:
+                self._check_value(path, v, mapping)
+            return
+        ftype = mapping.get("type", "object" if "properties" in mapping else None)
+        if ftype in ("object", "nested"):
+            if not isinstance(value, dict):
+                raise EsError(400, "document_parsing_exception",
+                              f"object mapping for [{path}] tried to parse field [{path}] as object, "
+                              "but found a concrete value")
+            self._check_object(value, path + ".", mapping)
+            return
+        if isinstance(value, dict) and ftype not in ("flattened", "geo_point", "geo_shape",
+                                                     "integer_range", "date_range"):
+            raise EsError(400, "document_parsing_exception",
+                          f"failed to parse field [{path}] of type [{ftype}]: an object was given")
+        ok = True
+        if ftype in ("date", "date_nanos"):
+            ok = parse_date(value) is not None
+        elif ftype == "ip":
+            try:
+                ipaddress.ip_address(str(value))
+            except ValueError:
+                ok = False
+        elif ftype in ("long", "integer", "short", "byte", "unsigned_long"):
+            ok = _is_integral(value)
+        elif ftype in ("double", "float", "half_float", "scaled_float"):
+            ok = _is_number(value)
+        elif ftype == "boolean":
+            ok = isinstance(value, bool) or value in ("true", "false", "")
+        elif ftype == "geo_point":
+            ok = isinstance(value, dict) and {"lat", "lon"} <= set(value) or isinstance(value, str | list)
+        if not ok and not mapping.get("ignore_malformed", False):
+            raise EsError(400, "document_parsing_exception",
+                          f"failed to parse field [{path}] of type [{ftype}] in document. "
+                          f"Preview of field's value: '{value}'")
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_integral(value) -> bool:
+    if not _is_number(value):
+        return False
+    f = float(value)
+    return f == int(f) or isinstance(value, float)  # ES truncates 4.5 into a long
+
+
+class ElasticsearchStandIn(StandIn):
+    """Subset of the Elasticsearch REST API, strict about what it accepts."""
+
+    def __init__(self, major: int = 8):
+        super().__init__()
+        self.major = major
+        self.version = {8: "8.19.3", 9: "9.1.0"}.get(major, f"{major}.0.0")
+        self.indices: dict[str, Index] = {}
+        self.templates: dict[str, dict] = {}
+        self.component_templates: dict[str, dict] = {}
+        self.pipelines: dict[str, dict] = {}
+        self._item_faults: list[_ItemFault] = []
+        self._state = threading.RLock()
+        self._seq = itertools.count(1)
+
+    # -- test helpers -------------------------------------------------------------------------
+    def inject_item_error(self, times: int | None = 1, *, status: int = 429,
+                          error_type: str = "es_rejected_execution_exception",
+                          reason: str = "rejected execution of coordinating operation",
+                          match: Callable[[str, str], bool] | None = None) -> None:
+        """Reject the next `times` bulk items matching match(index, id) with a per-item error."""
+        with self._state:
+            self._item_faults.append(_ItemFault(status, error_type, reason, times,
+                                                match or (lambda index, id_: True)))
+
+    def inject_unavailable(self, times: int | None = 1, path_prefix: str = "") -> None:
+        """Answer the next `times` requests (under path_prefix) with a whole-request 503."""
+        def fault(request: Request) -> Response:
+            return error_response(503, "cluster_block_exception",
+                                  "blocked by: [SERVICE_UNAVAILABLE/2/no master];")
+        self.inject(fault, times=times, match=lambda r: r.path.startswith(path_prefix))
+
+    @property
+    def bulk_requests(self) -> int:
+        return sum(1 for r in list(self.requests) if r.path.endswith("/_bulk"))
+
+    @property
+    def doc_requests(self) -> int:
+        """Single-document writes (PUT/POST /index/_doc...), which the harvester should not use."""
+        return sum(1 for r in list(self.requests)
+                   if r.method in ("PUT", "POST") and ("/_doc" in r.path or "/_create/" in r.path))
+
+    def add_docs(self, index: str, docs: Iterable[tuple[str, dict]]) -> None:
+        """Seed documents (id, source) directly, as if indexed earlier."""
+        with self._state:
+            idx = self._index_for_write(index)
+            for id_, source in docs:
+                idx.check_and_map(source)
+                idx.docs[id_] = source
+                idx.versions[id_] = idx.versions.get(id_, 0) + 1
+
+    def doc(self, index: str, id_: str) -> dict | None:
+        idx = self.indices.get(index)
+        return None if idx is None else idx.docs.get(id_)
+
+    def docs(self, pattern: str = "*") -> dict[str, dict]:
+        """id -> source over every index matching a pattern (ids are unique per dataset)."""
+        out: dict[str, dict] = {}
+        for idx in self._resolve(pattern, strict=False):
+            out.update(idx.docs)
+        return out
+
+    def ids(self, pattern: str = "*") -> set[str]:
+        return set(self.docs(pattern))
+
+    def index_names(self) -> list[str]:
+        return sorted(self.indices)
+
+    def pipeline_of(self, index: str, id_: str) -> str | None:
+        """The ingest pipeline that processed a document (None when none did)."""
+        idx = self.indices.get(index)
+        return None if idx is None else idx.pipelines.get(id_)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        try:
+            self._check_media_types(request)
+            with self._state:
+                return self._route(request)
+        except EsError as exc:
+            return es_response(exc.body(), exc.status)
+
+    def _check_media_types(self, request: Request) -> None:
+        for header in ("Accept", "Content-Type"):
+            value = request.headers.get(header, "")
+            m = re.search(r"compatible-with=(\d+)", value)
+            if m and int(m.group(1)) not in (self.major - 1, self.major):
+                raise EsError(400, "media_type_header_exception",
+                              f"Invalid media-type value on headers [{header}]: A compatible "
+                              f"version is required on both Content-Type and Accept headers "
+                              f"and must be {self.major - 1} or {self.major}")
+        body = request.get_data()
+        if body:
+            ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            allowed = {"application/json", "application/x-ndjson", "application/vnd.elasticsearch+json",
+                       "application/vnd.elasticsearch+x-ndjson"}
+            if ctype not in allowed:
+                raise EsError(406, "media_type_header_exception",
+                              f"Content-Type header [{ctype}] is not supported")
+
+    def _json(self, request: Request) -> dict:
+        data = request.get_data()
+        if not data:
+            return {}
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise EsError(400, "x_content_parse_exception", f"Failed to parse request body: {exc}") \
+                from None
+        if not isinstance(doc, dict):
+            raise EsError(400, "parse_exception", "request body must be a JSON object")
+        return doc
+
+    def _route(self, request: Request) -> Response:
+        m = request.method
+        parts = [p for p in request.path.split("/") if p]
+        if not parts:
+            if m in ("GET", "HEAD"):
+                return es_response(self._info())
+        elif parts == ["_bulk"] and m in ("POST", "PUT"):
+            return self._bulk(request, None)
+        elif len(parts) == 2 and parts[1] == "_bulk" and m in ("POST", "PUT"):
+            return self._bulk(request, parts[0])
+        elif parts[0] == "_index_template":
+            return self._template(request, parts[1:], self.templates, composable=True)
+        elif parts[0] == "_component_template":
+            return self._template(request, parts[1:], self.component_templates, composable=False)
+        elif parts[:2] == ["_ingest", "pipeline"]:
+            return self._pipeline(request, parts[2:])
+        elif parts[:2] == ["_cluster", "health"] and m == "GET":
+            return es_response({"cluster_name": "standin", "status": "green", "timed_out": False,
+                                "number_of_nodes": 1, "number_of_data_nodes": 1,
+                                "active_primary_shards": len(self.indices)})
+        elif parts[-1] in ("_search", "_count") and m in ("GET", "POST") and len(parts) <= 2:
+            target = parts[0] if len(parts) == 2 else "_all"
+            return self._search(request, target, count_only=parts[-1] == "_count")
+        elif parts[-1] == "_refresh" and len(parts) <= 2 and m in ("GET", "POST"):
+            return es_response({"_shards": {"total": 1, "successful": 1, "failed": 0}})
+        elif len(parts) == 1 and not parts[0].startswith("_"):
+            return self._index_admin(request, parts[0])
+        elif len(parts) in (2, 3) and parts[1] in ("_doc", "_create"):
+            return self._single_doc(request, parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        raise EsError(400 if m != "HEAD" else 404, "illegal_argument_exception",
+                      f"no handler found for uri [{request.path}] and method [{m}]")
+
+    def _info(self) -> dict:
+        return {"name": "standin", "cluster_name": "standin", "cluster_uuid": "standin-uuid",
+                "version": {"number": self.version, "build_flavor": "default",
+                            "minimum_wire_compatibility_version": f"{self.major - 1}.17.0",
+                            "minimum_index_compatibility_version": f"{self.major - 1}.0.0"},
+                "tagline": "You Know, for Search"}
+
+    # -- templates and pipelines ----------------------------------------------------------------
+    def _template(self, request: Request, rest: list[str], store: dict, composable: bool) -> Response:
+        m = request.method
+        key = "index_templates" if composable else "component_templates"
+        if not rest:
+            if m == "GET":
+                return es_response({key: [{"name": n, ("index_template" if composable else
+                                                       "component_template"): t}
+                                           for n, t in sorted(store.items())]})
+            raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+        name = rest[0]
+        if m == "HEAD":
+            return es_response({}, 200 if name in store else 404)
+        if m == "GET":
+            if name not in store:
+                raise EsError(404, "resource_not_found_exception",
+                              f"index template matching [{name}] not found")
+            return es_response({key: [{"name": name, ("index_template" if composable else
+                                                      "component_template"): store[name]}]})
+        if m == "DELETE":
+            if store.pop(name, None) is None:
+                raise EsError(404, "resource_not_found_exception", f"index_template [{name}] missing")
+            return es_response({"acknowledged": True})
+        if m in ("PUT", "POST"):
+            body = self._json(request)
+            if composable:
+                self._validate_composable(name, body)
+            else:
+                if set(body) - {"template", "version", "_meta", "deprecated"}:
+                    raise EsError(400, "x_content_parse_exception",
+                                  f"[1:2] [component_template] unknown field [{sorted(set(body))[0]}]")
+                self._validate_mappings(body.get("template", {}).get("mappings", {}))
+            store[name] = body
+            return es_response({"acknowledged": True})
+        raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+
+    def _validate_composable(self, name: str, body: dict) -> None:
+        unknown = sorted(set(body) - TEMPLATE_KEYS)
+        if unknown:
+            raise EsError(400, "x_content_parse_exception",
+                          f"[1:2] [index_template] unknown field [{unknown[0]}]")
+        if "index_patterns" not in body:
+            raise EsError(400, "action_request_validation_exception",
+                          "Validation Failed: 1: index patterns are missing;")
+        if not isinstance(body.get("template", {}), dict):
+            raise EsError(400, "x_content_parse_exception",
+                          "[index_template] template doesn't support values of type: VALUE_STRING")
+        for comp in body.get("composed_of", []):
+            if comp not in self.component_templates:
+                raise EsError(400, "invalid_index_template_exception",
+                              f"index_template [{name}] invalid, cause [index template [{name}] "
+                              f"specifies component templates [{comp}] that do not exist]")
+        patterns = body["index_patterns"]
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        for p in patterns:
+            if p != p.lower():
+                raise EsError(400, "invalid_index_template_exception",
+                              f"index_template [{name}] invalid, cause "
+                              f"[index_pattern [{p}] must be lowercase]")
+        priority = body.get("priority", 0)
+        for other, tpl in self.templates.items():
+            if other == name or tpl.get("priority", 0) != priority:
+                continue
+            others = tpl["index_patterns"]
+            others = [others] if isinstance(others, str) else others
+            if set(others) & set(patterns):
+                raise EsError(400, "illegal_argument_exception",
+                              f"index template [{name}] has index patterns {patterns} matching patterns "
+                              f"from existing templates [{other}] with patterns ({other} => {others}) "
+                              "that have the same priority")
+        template = body.get("template", {})
+        unknown = sorted(set(template) - {"settings", "mappings", "aliases", "lifecycle",
+                                          "data_stream_options"})
+        if unknown:
+            raise EsError(400, "x_content_parse_exception", f"[template] unknown field [{unknown[0]}]")
+        self._validate_mappings(template.get("mappings", {}))
+
+    def _validate_mappings(self, mappings: dict) -> None:
+        allowed = {"properties", "dynamic_templates", "dynamic", "date_detection", "numeric_detection",
+                   "_source", "_meta", "_routing", "runtime", "dynamic_date_formats", "subobjects"}
+        extra = sorted(set(mappings) - allowed)
+        if extra:
+            raise EsError(400, "mapper_parsing_exception",
+                          f"Root mapping definition has unsupported parameters:  [{extra[0]} : ...]")
+        self._validate_properties(mappings.get("properties", {}), "")
+        for entry in mappings.get("dynamic_templates", []):
+            if not isinstance(entry, dict) or len(entry) != 1:
+                raise EsError(400, "mapper_parsing_exception",
+                              "a dynamic template must be a single named object")
+            (_, spec), = entry.items()
+            if "mapping" not in spec:
+                raise EsError(400, "mapper_parsing_exception", "dynamic template must have a [mapping]")
+            self._validate_field("<dynamic>", spec["mapping"], allow_untyped=True)
+
+    def _validate_properties(self, props: dict, prefix: str) -> None:
+        for name, spec in props.items():
+            self._validate_field(prefix + name, spec)
+
+    def _validate_field(self, path: str, spec: dict, allow_untyped: bool = False) -> None:
+        ftype = spec.get("type")
+        if ftype is None and "properties" not in spec and not allow_untyped:
+            raise EsError(400, "mapper_parsing_exception", f"No type specified for field [{path}]")
+        if ftype is not None and ftype not in FIELD_TYPES:
+            raise EsError(400, "mapper_parsing_exception",
+                          f"No handler for type [{ftype}] declared on field [{path}]")
+        if spec.get("index") not in (None, True, False):
+            raise EsError(400, "mapper_parsing_exception",
+                          f"Failed to parse mapping: Could not convert [{path}.index] to boolean")
+        if "ignore_malformed" in spec and ftype in ("keyword", "text"):
+            raise EsError(400, "mapper_parsing_exception",
+                          f"unknown parameter [ignore_malformed] on mapper [{path}] of type [{ftype}]")
+        if "properties" in spec:
+            self._validate_properties(spec["properties"], path + ".")
+        for sub, sub_spec in spec.get("fields", {}).items():
+            self._validate_field(f"{path}.{sub}", sub_spec)
+
+    def _pipeline(self, request: Request, rest: list[str]) -> Response:
+        m = request.method
+        if not rest:
+            if m == "GET":
+                return es_response(self.pipelines)
+            raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+        name = rest[0]
+        if m == "GET":
+            if name not in self.pipelines:
+                return es_response({}, 404)
+            return es_response({name: self.pipelines[name]})
+        if m == "DELETE":
+            if self.pipelines.pop(name, None) is None:
+                raise EsError(404, "resource_not_found_exception", f"pipeline [{name}] is missing")
+            return es_response({"acknowledged": True})
+        if m == "PUT":
+            body = self._json(request)
+            processors = body.get("processors")
+            if not isinstance(processors, list):
+                raise EsError(400, "parse_exception", "[processors] required property is missing")
+            for proc in processors + body.get("on_failure", []):
+                if not isinstance(proc, dict) or len(proc) != 1:
+                    raise EsError(400, "parse_exception", "a processor must be a single named object")
+                (ptype, spec), = proc.items()
+                if ptype not in PROCESSORS:
+                    raise EsError(400, "parse_exception", f"No processor type exists with name [{ptype}]")
+                if ptype in ("geoip", "user_agent", "rename", "convert", "date", "lowercase") and \
+                        "field" not in spec:
+                    raise EsError(400, "parse_exception", f"[field] required property is missing ({ptype})")
+            self.pipelines[name] = body
+            return es_response({"acknowledged": True})
+        raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+
+    def _run_pipeline(self, name: str, doc: dict) -> dict:
+        """Apply the processors the stand-in understands; others are accepted unchanged."""
+        doc = json.loads(json.dumps(doc))
+        for proc in self.pipelines[name]["processors"]:
+            (ptype, spec), = proc.items()
+            field = spec.get("field")
+            value = _get_path(doc, field) if field else None
+            try:
+                if ptype == "geoip":
+                    if value is None:
+                        if not spec.get("ignore_missing"):
+                            raise EsError(400, "illegal_argument_exception",
+                                          f"field [{field}] not present as part of path [{field}]")
+                        continue
+                    ip = ipaddress.ip_address(str(value))  # ValueError on garbage
+                    if not ip.is_private and not ip.is_loopback:
+                        doc[spec.get("target_field", "geoip")] = {"ip": str(ip), "country_iso_code": "ZZ"}
+                elif ptype == "user_agent":
+                    if value is None:
+                        if not spec.get("ignore_missing"):
+                            raise EsError(400, "illegal_argument_exception",
+                                          f"field [{field}] not present as part of path [{field}]")
+                        continue
+                    doc[spec.get("target_field", "user_agent")] = {
+                        "original": value, "name": str(value).split("/")[0] or "Other"}
+                elif ptype == "set":
+                    doc[spec["field"]] = spec.get("value", spec.get("copy_from"))
+                elif ptype == "remove":
+                    fields = spec["field"] if isinstance(spec["field"], list) else [spec["field"]]
+                    for f in fields:
+                        if f in doc:
+                            doc.pop(f)
+                        elif not spec.get("ignore_missing"):
+                            raise EsError(400, "illegal_argument_exception", f"field [{f}] not present")
+            except (EsError, ValueError) as exc:
+                if spec.get("ignore_failure"):
+                    continue
+                if isinstance(exc, EsError):
+                    raise
+                raise EsError(400, "illegal_argument_exception",
+                              f"'{value}' is not an IP string literal.") from None
+        return doc
+
+    # -- indices --------------------------------------------------------------------------------
+    def _template_for(self, name: str) -> tuple[str | None, dict]:
+        best: tuple[int, str, dict] | None = None
+        for tname, tpl in self.templates.items():
+            patterns = tpl["index_patterns"]
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                prio = tpl.get("priority", 0)
+                if best is None or prio > best[0]:
+                    best = (prio, tname, tpl)
+        if best is None:
+            return None, {}
+        merged: dict = {"mappings": {"properties": {}}, "settings": {}}
+        for comp in best[2].get("composed_of", []):
+            _merge(merged, self.component_templates[comp].get("template", {}))
+        _merge(merged, best[2].get("template", {}))
+        return best[1], merged
+
+    def _index_for_write(self, name: str) -> Index:
+        validate_index_name(name)
+        idx = self.indices.get(name)
+        if idx is None:
+            tname, tpl = self._template_for(name)
+            idx = Index(name, tname, tpl.get("mappings", {}), tpl.get("settings", {}))
+            self.indices[name] = idx
+        return idx
+
+    def _resolve(self, target: str, strict: bool = True) -> list[Index]:
+        if target in ("_all", "*", ""):
+            return list(self.indices.values())
+        out: dict[str, Index] = {}
+        for expr in target.split(","):
+            if "*" in expr:
+                for name, idx in self.indices.items():
+                    if fnmatch.fnmatchcase(name, expr):
+                        out[name] = idx
+            elif expr in self.indices:
+                out[expr] = self.indices[expr]
+            elif strict:
+                raise EsError(404, "index_not_found_exception", f"no such index [{expr}]")
+        return list(out.values())
+
+    def _index_admin(self, request: Request, name: str) -> Response:
+        m = request.method
+        if m == "HEAD":
+            return es_response({}, 200 if name in self.indices else 404)
+        if m == "PUT":
+            if name in self.indices:
+                raise EsError(400, "resource_already_exists_exception", f"index [{name}] already exists")
+            body = self._json(request)
+            idx = self._index_for_write(name)
+            if body.get("mappings"):
+                self._validate_mappings(body["mappings"])
+                _merge(idx.mappings, body["mappings"])
+            return es_response({"acknowledged": True, "shards_acknowledged": True, "index": name})
+        if m == "DELETE":
+            found = self._resolve(name)
+            for idx in found:
+                del self.indices[idx.name]
+            return es_response({"acknowledged": True})
+        if m == "GET":
+            found = self._resolve(name)
+            return es_response({idx.name: {"mappings": idx.mappings, "settings": idx.settings}
+                                for idx in found})
+        raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _write_one(self, op: str, index: str, id_: str | None, source: dict | None,
+                   pipeline: str | None) -> dict:
+        """Index/create/update/delete one document; returns the per-item result."""
+        item = {"_index": index, "_id": id_}
+        try:
+            if id_ is not None and len(id_.encode()) > MAX_ID_BYTES:
+                raise EsError(400, "illegal_argument_exception",
+                              f"id [{id_[:40]}...] is too long, must be no longer than 512 bytes "
+                              f"but was: {len(id_.encode())}")
+            fault = self._item_fault(index, id_ or "")
+            if fault is not None:
+                raise EsError(fault.status, fault.type, fault.reason)
+            idx = self._index_for_write(index)
+            if id_ is None:
+                id_ = f"auto{next(self._seq)}"
+                item["_id"] = id_
+            exists = id_ in idx.docs
+            if op == "delete":
+                if not exists:
+                    return {**item, "result": "not_found", "status": 404, "_version": 1}
+                del idx.docs[id_]
+                return {**item, "result": "deleted", "status": 200,
+                        "_version": idx.versions.get(id_, 1) + 1}
+            if op == "create" and exists:
+                raise EsError(409, "version_conflict_engine_exception",
+                              f"[{id_}]: version conflict, document already exists")
+            if op == "update":
+                if not isinstance(source, dict) or not ({"doc", "upsert", "script"} & set(source)):
+                    raise EsError(400, "action_request_validation_exception",
+                                  "Validation Failed: 1: script or doc is missing;")
+                if not exists and not source.get("doc_as_upsert") and "upsert" not in source:
+                    raise EsError(404, "document_missing_exception", f"[{id_}]: document missing")
+                merged = dict(idx.docs.get(id_) or source.get("upsert") or {})
+                _merge(merged, source.get("doc", {}))
+                source = merged
+                pipeline = None
+            if not isinstance(source, dict):
+                raise EsError(400, "document_parsing_exception", "failed to parse: not a JSON object")
+            default = idx.settings.get("index", {}).get("default_pipeline") \
+                or idx.settings.get("index.default_pipeline")
+            chosen = pipeline or default
+            if chosen in ("_none", None):
+                chosen = None
+            elif chosen not in self.pipelines:
+                raise EsError(400, "illegal_argument_exception",
+                              f"pipeline with id [{chosen}] does not exist")
+            if chosen:
+                source = self._run_pipeline(chosen, source)
+            idx.check_and_map(source)
+            idx.docs[id_] = source
+            idx.pipelines[id_] = chosen
+            version = idx.versions.get(id_, 0) + 1
+            idx.versions[id_] = version
+            return {**item, "_version": version, "result": "updated" if exists else "created",
+                    "status": 200 if exists else 201, "_seq_no": next(self._seq), "_primary_term": 1,
+                    "_shards": {"total": 1, "successful": 1, "failed": 0}}
+        except EsError as exc:
+            return {**item, "status": exc.status, "error": {"type": exc.type, "reason": exc.reason}}
+
+    def _item_fault(self, index: str, id_: str) -> _ItemFault | None:
+        for fault in self._item_faults:
+            if fault.match(index, id_):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._item_faults.remove(fault)
+                return fault
+        return None
+
+    def _bulk(self, request: Request, path_index: str | None) -> Response:
+        data = request.get_data()
+        if not data:
+            raise EsError(400, "parse_exception", "request body is required")
+        if not data.endswith(b"\n"):
+            raise EsError(400, "illegal_argument_exception",
+                          "The bulk request must be terminated by a newline [\\n]")
+        lines = data.decode("utf-8").split("\n")[:-1]
+        default_pipeline = request.args.get("pipeline")
+        ops: list[tuple[str, str, str | None, dict | None, str | None]] = []
+        i = 0
+        while i < len(lines):
+            line_no = i + 1
+            if not lines[i].strip():
+                i += 1
+                continue
+            try:
+                action = json.loads(lines[i])
+            except ValueError:
+                raise EsError(400, "illegal_argument_exception",
+                              f"Malformed action/metadata line [{line_no}], expected START_OBJECT") from None
+            if not isinstance(action, dict) or len(action) != 1:
+                raise EsError(400, "illegal_argument_exception",
+                              f"Malformed action/metadata line [{line_no}], expected a single action")
+            (op, meta), = action.items()
+            if op not in BULK_ACTIONS:
+                raise EsError(400, "illegal_argument_exception",
+                              f"Malformed action/metadata line [{line_no}], expected field [create], "
+                              f"[delete], [index] or [update] but found [{op}]")
+            if not isinstance(meta, dict):
+                raise EsError(400, "illegal_argument_exception",
+                              f"Malformed action/metadata line [{line_no}], expected START_OBJECT")
+            unknown = sorted(set(meta) - BULK_META_PARAMS)
+            if unknown:
+                raise EsError(400, "illegal_argument_exception",
+                              f"Action/metadata line [{line_no}] contains an unknown parameter "
+                              f"[{unknown[0]}]")
+            index = meta.get("_index", path_index)
+            if not index:
+                raise EsError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: index is missing;")
+            id_ = meta.get("_id")
+            if id_ is not None:
+                id_ = str(id_)
+            if op in ("update", "delete") and id_ is None:
+                raise EsError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: id is missing;")
+            source = None
+            if op != "delete":
+                i += 1
+                if i >= len(lines):
+                    raise EsError(400, "illegal_argument_exception",
+                                  "The bulk request must be terminated by a newline [\\n]")
+                try:
+                    source = json.loads(lines[i])
+                except ValueError:
+                    source = "<malformed>"
+            ops.append((op, index, id_, source, meta.get("pipeline", default_pipeline)))
+            i += 1
+        if not ops:
+            raise EsError(400, "action_request_validation_exception",
+                          "Validation Failed: 1: no requests added;")
+        items = []
+        for op, index, id_, source, pipeline in ops:
+            result = self._write_one(op, index, id_, source if isinstance(source, dict) else None,
+                                     pipeline)
+            items.append({op: result})
+        errors = any("error" in next(iter(it.values())) for it in items)
+        return es_response({"took": 1, "errors": errors, "items": items})
+
+    def _single_doc(self, request: Request, index: str, kind: str, id_: str | None) -> Response:
+        m = request.method
+        if m in ("GET", "HEAD"):
+            if id_ is None:
+                raise EsError(405, "illegal_argument_exception", "GET needs a document id")
+            idx = self.indices.get(index)
+            if idx is None:
+                raise EsError(404, "index_not_found_exception", f"no such index [{index}]")
+            if id_ not in idx.docs:
+                return es_response({"_index": index, "_id": id_, "found": False}, 404)
+            return es_response({"_index": index, "_id": id_, "_version": idx.versions.get(id_, 1),
+                                "_seq_no": 0, "_primary_term": 1, "found": True,
+                                "_source": idx.docs[id_]})
+        if m == "DELETE":
+            result = self._write_one("delete", index, id_, None, None)
+        elif m in ("PUT", "POST"):
+            op = "create" if kind == "_create" or request.args.get("op_type") == "create" else "index"
+            result = self._write_one(op, index, id_, self._json(request), request.args.get("pipeline"))
+        else:
+            raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
+        if "error" in result:
+            raise EsError(result["status"], result["error"]["type"], result["error"]["reason"])
+        return es_response(result, result["status"])
+
+    # -- search -----------------------------------------------------------------------------------
+    def _search(self, request: Request, target: str, count_only: bool) -> Response:
+        body = self._json(request)
+        ignore_unavailable = request.args.get("ignore_unavailable") == "true"
+        indices = self._resolve(target, strict=not ignore_unavailable)
+        query = body.get("query", {"match_all": {}})
+        hits = [(idx, id_, doc) for idx in sorted(indices, key=lambda x: x.name)
+                for id_, doc in idx.docs.items() if self._matches(query, doc)]
+        if count_only:
+            return es_response({"count": len(hits), "_shards": {"total": 1, "successful": 1}})
+        size = int(body.get("size", request.args.get("size", 10)))
+        start = int(body.get("from", request.args.get("from", 0)))
+        if size + start > 10000:
+            raise EsError(400, "illegal_argument_exception",
+                          "Result window is too large, from + size must be less than or equal to: "
+                          "[10000]. See the scroll api or a composite aggregation for a more efficient way")
+        for sort in reversed(body.get("sort", [])):
+            field, order = (sort, "asc") if isinstance(sort, str) else next(iter(sort.items()))
+            order = order.get("order", "asc") if isinstance(order, dict) else order
+            hits.sort(key=lambda h, f=field: str(_get_path(h[2], f)), reverse=order == "desc")
+        out = {
+            "took": 1, "timed_out": False,
+            "_shards": {"total": len(indices), "successful": len(indices), "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": 1.0 if hits else None,
+                     "hits": [{"_index": idx.name, "_id": id_, "_score": 1.0, "_source": doc}
+                              for idx, id_, doc in hits[start:start + size]]},
+        }
+        aggs = body.get("aggs", body.get("aggregations"))
+        if aggs:
+            out["aggregations"] = {name: self._aggregate(name, spec, indices, hits)
+                                   for name, spec in aggs.items()}
+        return es_response(out)
+
+    def _matches(self, query: dict, doc: dict) -> bool:
+        if not query:
+            return True
+        (kind, spec), = query.items()
+        if kind == "match_all":
+            return True
+        if kind == "term":
+            (field, value), = spec.items()
+            value = value.get("value") if isinstance(value, dict) else value
+            return value in _values(doc, field)
+        if kind == "terms":
+            (field, values), = ((k, v) for k, v in spec.items() if k != "boost")
+            return bool(_values(doc, field) & set(values))
+        if kind == "ids":
+            return False  # ids are not part of the source; unsupported on purpose
+        if kind == "exists":
+            return _get_path(doc, spec["field"]) is not None
+        if kind == "range":
+            (field, bounds), = spec.items()
+            value = _get_path(doc, field)
+            if value is None:
+                return False
+            return _in_range(value, bounds)
+        if kind == "bool":
+            must = spec.get("must", []) + spec.get("filter", [])
+            must = must if isinstance(must, list) else [must]
+            should = spec.get("should", [])
+            must_not = spec.get("must_not", [])
+            return (all(self._matches(q, doc) for q in must)
+                    and (not should or any(self._matches(q, doc) for q in should))
+                    and not any(self._matches(q, doc) for q in must_not))
+        raise EsError(400, "parsing_exception", f"unknown query [{kind}] (not supported by the stand-in)")
+
+    def _aggregate(self, name: str, spec: dict, indices: list[Index], hits: list) -> dict:
+        (kind, body), = ((k, v) for k, v in spec.items() if k not in ("aggs", "aggregations"))
+        if kind == "terms":
+            if int(body.get("size", 10)) <= 0:
+                raise EsError(400, "illegal_argument_exception",
+                              f"[size] must be greater than 0. Found [{body.get('size')}] in [{name}]")
+            self._check_aggregatable(body["field"], indices)
+            counts: dict = {}
+            for _, _, doc in hits:
+                for v in _values(doc, body["field"]):
+                    counts[v] = counts.get(v, 0) + 1
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:int(body.get("size", 10))]
+            return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
+                    "buckets": [{"key": k, "doc_count": c} for k, c in top]}
+        if kind == "composite":
+            size = int(body.get("size", 10))
+            if size <= 0:
+                raise EsError(400, "illegal_argument_exception", "[size] must be greater than 0")
+            sources = body.get("sources", [])
+            names, fields = [], []
+            for src in sources:
+                (sname, sdef), = src.items()
+                (stype, sbody), = sdef.items()
+                if stype != "terms":
+                    raise EsError(400, "parsing_exception", f"composite source [{stype}] not supported")
+                self._check_aggregatable(sbody["field"], indices)
+                names.append(sname)
+                fields.append((sbody["field"], sbody.get("missing_bucket", False)))
+            counts = {}
+            for _, _, doc in hits:
+                per_field = []
+                for field, missing in fields:
+                    vals = _values(doc, field)
+                    per_field.append(sorted(vals, key=_sort_key) or ([None] if missing else []))
+                for combo in itertools.product(*per_field):
+                    counts[combo] = counts.get(combo, 0) + 1
+            keys = sorted(counts, key=lambda c: tuple(_sort_key(v) for v in c))
+            after = body.get("after")
+            if after is not None:
+                if set(after) != set(names):
+                    raise EsError(400, "illegal_argument_exception",
+                                  f"[after] has {len(after)} value(s) but [sources] has {len(names)}")
+                marker = tuple(_sort_key(after[n]) for n in names)
+                keys = [k for k in keys if tuple(_sort_key(v) for v in k) > marker]
+            page = keys[:size]
+            result: dict = {"buckets": [{"key": dict(zip(names, k, strict=True)), "doc_count": counts[k]}
+                                        for k in page]}
+            if page:
+                result["after_key"] = dict(zip(names, page[-1], strict=True))
+            return result
+        raise EsError(400, "parsing_exception", f"aggregation [{kind}] not supported by the stand-in")
+
+    def _check_aggregatable(self, field: str, indices: list[Index]) -> None:
+        for idx in indices:
+            mapping = idx.field_mapping(field)
+            if mapping and mapping.get("type") == "text" and not mapping.get("fielddata"):
+                raise EsError(400, "illegal_argument_exception",
+                              f"Fielddata is disabled on [{field}] in [{idx.name}]. Text fields are not "
+                              "optimised for operations that require per-document field data like "
+                              "aggregations and sorting, so these operations are disabled by default. "
+                              "Please use a keyword field instead.")
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = json.loads(json.dumps(value))
+
+
+def _values(doc: dict, field: str) -> set:
+    value = _get_path(doc, field)
+    if value is None and field.endswith(".keyword"):
+        value = _get_path(doc, field[: -len(".keyword")])
+    if value is None:
+        return set()
+    if isinstance(value, list):
+        return {v for v in value if v is not None and not isinstance(v, dict | list)}
+    if isinstance(value, dict):
+        return set()
+    return {value}
+
+
+def _sort_key(value):
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, str(value))
+
+
+def _in_range(value, bounds: dict) -> bool:
+    as_date = parse_date(value) if isinstance(value, str) else None
+
+    def cmp(other):
+        if as_date is not None:
+            o = parse_date(other)
+            if o is not None:
+                a, b = as_date, o
+                if (a.tzinfo is None) != (b.tzinfo is None):
+                    a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+                return (a > b) - (a < b)
+        try:
+            a, b = float(value), float(other)
+        except (TypeError, ValueError):
+            a, b = str(value), str(other)
+        return (a > b) - (a < b)
+
+    checks = {"gte": lambda c: c >= 0, "gt": lambda c: c > 0, "lte": lambda c: c <= 0, "lt": lambda c: c < 0}
+    return all(checks[k](cmp(v)) for k, v in bounds.items() if k in checks)
+
+
+@pytest.fixture
+def es_standin(monkeypatch):
+    """A running Elasticsearch stand-in with ES_HOST pointing at it."""
+    with ElasticsearchStandIn() as es:
+        monkeypatch.setenv("ES_HOST", es.url)
+        yield es
