@@ -107,6 +107,12 @@ SETTINGS: list[Setting] = [
         "logs",
         ("SPARK_MASTER", "Spark master for logs aggregate --engine spark", "local[*]"),
     ),
+    *_s(
+        "mediaconvert",
+        ("MEDIACONVERT_QUEUE", "default for mediaconvert --queue (queue name or ARN)"),
+        ("MEDIACONVERT_EVENTS_QUEUE", "SQS queue receiving MediaConvert job events (EventBridge)"),
+        ("MEDIACONVERT_CHECKPOINT_KEY", "S3 key (in S3_HARVEST_TS_BUCKET) of the mediaconvert checkpoint"),
+    ),
 ]
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -319,7 +325,8 @@ class EnvOption(click.Option):
         hint = super().get_error_hint(ctx)
         if self.envvar:
             names = [self.envvar] if isinstance(self.envvar, str) else list(self.envvar)
-            hint += " (environment variable " + " or ".join(names) + ")"
+            if not all(n in hint for n in names):
+                hint += " (environment variable " + " or ".join(names) + ")"
         return hint
 
 
