@@ -108,6 +108,10 @@ SETTINGS: list[Setting] = [
         ("SPARK_MASTER", "Spark master for logs aggregate --engine spark", "local[*]"),
     ),
     *_s(
+        "archive",
+        ("HARVEST_ARCHIVE", "archive s3://bucket/prefix/ or dir:PATH: replay's default SOURCE; doctor"),
+    ),
+    *_s(
         "mediaconvert",
         ("MEDIACONVERT_QUEUE", "default for mediaconvert --queue (queue name or ARN)"),
         ("MEDIACONVERT_EVENTS_QUEUE", "SQS queue receiving MediaConvert job events (EventBridge)"),

@@ -124,8 +124,15 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", ctx=ctx, param=param) from None
 
 
+class _SourceArgument(click.Argument):
+    """SOURCE may come from HARVEST_ARCHIVE; a missing one names the variable (exit 2)."""
+
+    def get_error_hint(self, ctx: click.Context) -> str:
+        return super().get_error_hint(ctx) + " (environment variable HARVEST_ARCHIVE)"
+
+
 @click.command("replay", cls=HarvestCommand)
-@click.argument("source")
+@click.argument("source", cls=_SourceArgument, envvar="HARVEST_ARCHIVE", required=True)
 @click.option("-o", "--output", default="-", show_default=True,
               help="sqs, es, - (JSON lines on stdout), s3://bucket/prefix/ or dir:PATH (another "
                    "archive), or a file path (JSON lines, appended).")
@@ -152,6 +159,7 @@ def replay(ctx: click.Context, source: str, output: str, dataset: str | None, da
 
     SOURCE is an archive written with --archive or --output: s3://bucket/prefix/, dir:PATH or a
     path, at any depth (archive, dataset, day, partition, one micro-batch), wildcards allowed.
+    Default: the HARVEST_ARCHIVE environment variable.
 
     \b
     Examples:
