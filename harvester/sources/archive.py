@@ -247,6 +247,8 @@ def read_batch(store: Store, ref: BatchRef) -> Batch | Problem:
 
 def decode_batch(ref: BatchRef, raw: bytes, declared: int | None = None) -> Batch | Problem:
     """Decompress and parse a whole micro-batch, or say why it is not complete."""
+    if not raw:
+        return Problem(ref.key, "truncated micro-batch: the file is empty", ref.dataset)
     try:
         text = gzip.decompress(raw).decode("utf-8", ENCODING_ERRORS)
     except EOFError:
