@@ -161,9 +161,10 @@ def _fsync_dir(path: Path) -> None:
 class S3Store:
     """An S3 bucket; keys are object keys. Requests retry with boto3's standard mode."""
 
-    def __init__(self, bucket: str, prefix: str):
+    def __init__(self, bucket: str, prefix: str, *, attempts: int | None = None):
         self.bucket = bucket
         self.root = prefix.strip("/")
+        self.attempts = attempts  # None: HARVEST_RETRY_ATTEMPTS
         self.description = f"s3://{bucket}/{self.root + '/' if self.root else ''}"
         self._client = None
 
@@ -173,8 +174,8 @@ class S3Store:
             from harvester.aws import client
             from harvester.config import env_int
 
-            attempts = env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
-            self._client = client("s3", max_attempts=attempts)
+            attempts = self.attempts or env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
+            self._client = client("s3", max_attempts=attempts - 1)  # botocore counts retries
         return self._client
 
     def key(self, *parts: str) -> str:
@@ -339,6 +340,8 @@ def doctor_check() -> list[tuple[str, str, str]]:
         store = open_store(target, what="HARVEST_ARCHIVE")
     except click.BadParameter as exc:
         return [("archive", "failed", exc.format_message())]
+    if isinstance(store, S3Store):
+        store.attempts = 1  # doctor answers in seconds: one attempt, no retry cycle
     if isinstance(store, LocalStore):
         root = Path(store.root)
         probe = root if root.exists() else next((p for p in root.parents if p.exists()), root)
