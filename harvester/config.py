@@ -92,6 +92,7 @@ SETTINGS: list[Setting] = [
         ("ES_CA_CERTS", "CA bundle for Elasticsearch TLS"),
         ("ES_VERIFY_CERTS", "verify Elasticsearch TLS certificates (true/false)", "true"),
         ("KIBANA_URL", "Kibana base URL used by dev init", "http://localhost:5601"),
+        ("ES_BULK_SIZE", "documents per Elasticsearch bulk request", "500"),
     ),
     *_s(
         "zoom",

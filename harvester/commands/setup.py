@@ -1,0 +1,152 @@
+"""`harvest setup load-index-templates`: index templates and ingest pipelines into Elasticsearch.
+
+The JSON files in `index_templates/` are the single definition of every mapping and
+pipeline (`<name>.json` is the composable template `<name>`, `pipelines/<id>.json` the
+ingest pipeline `<id>`). Loading is idempotent and cheap to repeat: each object is stamped
+with the SHA-256 of its file in `_meta.content_sha256`, so an unchanged object is not
+written again, and the report says what was created, updated or left alone. Comparing the
+stored body instead would not work: Elasticsearch normalises settings (numbers become
+strings, dotted keys become nested objects) and every run would look like an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from harvester.cli import HarvestGroup
+from harvester.config import EnvOption
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+log = logging.getLogger("harvester.setup")
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
+
+
+@dataclass(frozen=True)
+class EsObject:
+    kind: str  # "pipeline" or "index template"
+    name: str
+    body: dict
+    digest: str
+    path: Path
+
+
+def _read(path: Path) -> tuple[dict, str]:
+    try:
+        raw = path.read_bytes()
+        body = json.loads(raw)
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise click.UsageError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise click.UsageError(f"{path} must hold one JSON object")
+    return body, hashlib.sha256(raw).hexdigest()
+
+
+def read_objects(directory: Path = TEMPLATES_DIR) -> Iterator[EsObject]:
+    """Pipelines first (a template may name one as its default), then templates, by name."""
+    if not directory.is_dir():
+        raise click.BadParameter(f"{directory} is not a directory", param_hint="'--templates-dir'")
+    for path in sorted((directory / "pipelines").glob("*.json")):
+        body, digest = _read(path)
+        yield EsObject("pipeline", path.stem, body, digest, path)
+    for path in sorted(directory.glob("*.json")):
+        body, digest = _read(path)
+        yield EsObject("index template", path.stem, body, digest, path)
+
+
+def expected_objects(directory: Path = TEMPLATES_DIR) -> tuple[list[str], list[str]]:
+    """(template names, pipeline ids) that a loaded cluster must have."""
+    templates = sorted(p.stem for p in directory.glob("*.json"))
+    pipelines = sorted(p.stem for p in (directory / "pipelines").glob("*.json"))
+    return templates, pipelines
+
+
+def _stored_digest(client: Elasticsearch, obj: EsObject) -> str | None:
+    """The digest stamped on the object in the cluster; "" when it exists unstamped; None if absent."""
+    from harvester.sinks.elasticsearch import call
+
+    if obj.kind == "pipeline":
+        resp = call(f"GET pipeline {obj.name}",
+                    lambda: client.options(ignore_status=404).ingest.get_pipeline(id=obj.name))
+        if resp.meta.status == 404 or obj.name not in resp.body:
+            return None
+        return str(resp.body[obj.name].get("_meta", {}).get("content_sha256", ""))
+    resp = call(f"GET index template {obj.name}",
+                lambda: client.options(ignore_status=404).indices.get_index_template(name=obj.name))
+    if resp.meta.status == 404:
+        return None
+    found = [t["index_template"] for t in resp.body.get("index_templates", []) if t["name"] == obj.name]
+    if not found:
+        return None
+    return str(found[0].get("_meta", {}).get("content_sha256", ""))
+
+
+def load_objects(client: Elasticsearch, directory: Path = TEMPLATES_DIR) -> list[tuple[EsObject, str]]:
+    """Create or update every object that differs from its file; returns (object, outcome)."""
+    from harvester.sinks.elasticsearch import call
+
+    results = []
+    for obj in read_objects(directory):
+        stored = _stored_digest(client, obj)
+        if stored == obj.digest:
+            results.append((obj, "unchanged"))
+            continue
+        body = dict(obj.body)
+        body["_meta"] = {**body.get("_meta", {}), "content_sha256": obj.digest}
+        if obj.kind == "pipeline":
+            call(f"PUT pipeline {obj.name}",
+                 lambda o=obj, b=body: client.ingest.put_pipeline(id=o.name, body=b))
+        else:
+            call(f"PUT index template {obj.name}",
+                 lambda o=obj, b=body: client.indices.put_index_template(name=o.name, body=b))
+        outcome = "created" if stored is None else "updated"
+        log.info("%s %s: %s", obj.kind, obj.name, outcome)
+        results.append((obj, outcome))
+    return results
+
+
+@click.group(cls=HarvestGroup, aliases={"load_index_templates": "load-index-templates"})
+def setup() -> None:
+    """Prepare Elasticsearch: index templates and ingest pipelines."""
+
+
+@setup.command("load-index-templates")
+@click.option("-e", "--es-host", cls=EnvOption, envvar="ES_HOST", default="localhost:9200",
+              show_default=True, help="Elasticsearch host:port or URL.")
+@click.option("--templates-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of template JSON files (with pipelines/ inside); default: the shipped "
+                   "index_templates/.")
+def load_index_templates(es_host: str, templates_dir: Path | None) -> None:
+    """Load every index template and ingest pipeline from index_templates/ (idempotent).
+
+    \b
+    Examples:
+      harvest setup load-index-templates
+      ES_HOST=https://es.example.edu:9243 ES_API_KEY=... harvest setup load-index-templates
+    """
+    from harvester.sinks.elasticsearch import describe_host, es_client
+
+    directory = templates_dir or TEMPLATES_DIR
+    client = es_client(es_host)
+    try:
+        results = load_objects(client, directory)
+    finally:
+        client.close()
+    counts = {k: sum(1 for _, o in results if o == k) for k in ("created", "updated", "unchanged")}
+    log.info("loaded index templates and pipelines into %s: %d created, %d updated, %d unchanged",
+             describe_host(client), counts["created"], counts["updated"], counts["unchanged"],
+             extra={"templates_created": counts["created"], "templates_updated": counts["updated"],
+                    "templates_unchanged": counts["unchanged"],
+                    "objects": [f"{o.kind}:{o.name}:{outcome}" for o, outcome in results]})
