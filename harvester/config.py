@@ -103,6 +103,11 @@ SETTINGS: list[Setting] = [
         ("ZOOM_SECRET", "original name of ZOOM_CLIENT_SECRET", None, True),
         ("ZOOM_API_URL", "Zoom API base", "https://api.zoom.us/v2"),
         ("ZOOM_OAUTH_URL", "Zoom OAuth token endpoint", "https://zoom.us/oauth/token"),
+        ("ZOOM_RATE_HEAVY", "pace of Zoom Heavy calls (participants, reports), e.g. 40/s", "40/s"),
+        ("ZOOM_RATE_RESOURCE_INTENSIVE", "pace of Zoom Resource-intensive calls (Dashboard meeting "
+         "lists), e.g. 20/min", "20/min"),
+        ("ZOOM_CHECKPOINT_S3_KEY", "S3 key of the zoom checkpoint in S3_HARVEST_TS_BUCKET "
+         "(unset: a file in HARVEST_STATE_DIR)"),
     ),
     *_s(
         "logs",
