@@ -112,11 +112,12 @@ def log_poll(polls: int, tracker, started: datetime) -> None:
               help="Also archive the documents (s3://bucket/prefix/ or dir:PATH).")
 @click.option("--events-queue", cls=EnvOption, envvar="MEDIACONVERT_EVENTS_QUEUE", metavar="NAME",
               help="SQS queue of MediaConvert job state change events (adds frames decoded, decode rate).")
+@click.option("--es-host", cls=EnvOption, envvar="ES_HOST", help="Elasticsearch for --output es.")
 @click.option("--update-checkpoint/--no-update-checkpoint", default=True,
               help="Remember this poll for the next run (default).")
 def mediaconvert(statuses: tuple[str, ...], queue: str | None, since: str | None, watch: bool,
                  interval: float, output: str, archive: str | None, events_queue: str | None,
-                 update_checkpoint: bool) -> None:
+                 es_host: str | None, update_checkpoint: bool) -> None:
     """AWS Elemental MediaConvert job status, queueing and progress metrics.
 
     Each job becomes one document with job_id as its id; a later poll replaces it. Jobs still
@@ -164,7 +165,7 @@ def mediaconvert(statuses: tuple[str, ...], queue: str | None, since: str | None
             window, source = now - DEFAULT_WINDOW, "default 24h"
         log.info("jobs created since %s (%s); %d job(s) still active at the last poll",
                  mc.iso(window), source, len(state.active))
-        with open_sink(output, MEDIACONVERT_JOBS, {}, archive=archive) as sink:
+        with open_sink(output, MEDIACONVERT_JOBS, {"es_host": es_host}, archive=archive) as sink:
             tracker = mc.run(mc.Poller(lister, statuses), sink, checkpoint if update_checkpoint else None,
                              state, since=window, events=events, watch=watch, interval=interval,
                              on_poll=on_poll)

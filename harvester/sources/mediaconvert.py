@@ -431,7 +431,7 @@ def aws_client(service: str, *, max_attempts: int | None = None) -> Any:
                                "(or AWS_DEFAULT_REGION, or a region in the AWS profile)")
     if session.get_credentials() is None:
         raise click.UsageError(_NO_CREDENTIALS)
-    config = Config(retries={"mode": "adaptive", "max_attempts": max_attempts},
+    config = Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
                     connect_timeout=10, read_timeout=30)
     try:
         return session.client(service, region_name=region, config=config)
