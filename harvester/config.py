@@ -243,7 +243,8 @@ def load_env(env_file: str | None, script_dir: Path | None = None) -> LoadedEnv:
         seen.add(resolved)
         loaded.append(path)
         for key, value in parse_dotenv(path).items():
-            if key in os.environ or key in from_files:
+            # An empty value means "not set": boto3 would take AWS_ENDPOINT_URL= literally.
+            if not value or key in os.environ or key in from_files:
                 continue
             os.environ[key] = value
             from_files[key] = path

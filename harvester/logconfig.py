@@ -189,6 +189,17 @@ def setup_logging(level: str = "info", fmt: str = "text") -> logging.Logger:
         _installed.append(h)
     logger.setLevel(level.upper())
     logger.propagate = False
+    # Libraries' own warnings (urllib3, botocore) go through the same redacting handler.
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_harvester", False):
+            root.removeHandler(h)
+    lib = _StderrHandler()
+    lib._harvester = True  # type: ignore[attr-defined]
+    lib.setLevel(logging.WARNING)
+    lib.setFormatter(handler.formatter)
+    lib.addFilter(redact)
+    root.addHandler(lib)
     return logger
 
 
