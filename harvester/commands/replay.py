@@ -9,9 +9,10 @@ reported; the run then exits 1 unless `--skip-partial` says that is expected.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,44 +41,36 @@ class ReplayResult:
     seconds: float = 0.0
 
 
+def rebatch(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    """Regroup a stream of records into lists of `size` (the last one shorter)."""
+    batch: list[dict] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def run_replay(source: str, output: str | None, *, filters, batch_size: int = 1000,
-           options: Mapping[str, object] | None = None,
-           open_sink: Callable | None = None) -> ReplayResult:
+               options: Mapping[str, object] | None = None) -> ReplayResult:
     """Replay `source` into `output` (None: only read and verify); returns the counts.
 
-    Records are delivered as soon as a batch fills, so memory holds one micro-batch plus one
-    output batch. A sink failure stops the run at once (HarvestError, exit 1), as in a harvest.
+    One sink per dataset met in the archive, fed by the harvests' own `deliver` loop, so
+    batching, retries and failure handling are those of a live harvest. Memory holds one
+    micro-batch and one output batch. A sink failure stops the run at once (exit 1).
     """
-    from harvester.sources.archive import Problem, iter_batches, open_source
+    from harvester.pipeline import Progress, deliver
+    from harvester.sinks import open_sink
+    from harvester.sources.archive import Batch, Problem, iter_batches, open_source
 
-    if open_sink is None:
-        from harvester.sinks import open_sink
     store, location = open_source(source)
     result = ReplayResult()
     started = time.monotonic()
-    sink = None
-    current: str | None = None
-    pending: list[dict] = []
+    last: list[str] = []
 
-    def deliver(records: list[dict]) -> None:
-        if sink is not None and records:
-            sink.write(records)
-
-    def finish_sink() -> None:
-        nonlocal sink
-        if sink is None:
-            return
-        try:
-            deliver(pending)
-            pending.clear()
-            sink.flush()
-        finally:
-            result.delivered += sink.delivered
-            result.requests += sink.requests
-            sink.close()
-            sink = None
-
-    try:
+    def verified() -> Iterator[Batch]:
         for item in iter_batches(store, location, filters):
             if isinstance(item, Problem):
                 result.problem_count += 1
@@ -86,31 +79,35 @@ def run_replay(source: str, output: str | None, *, filters, batch_size: int = 10
                 log.error("skipped %s: %s", item.key, item.reason)
                 continue
             name = item.ref.dataset
-            dataset = REGISTRY.get(name)
-            if dataset is None:
+            if name not in REGISTRY:
                 log.warning("skipped %s: unknown dataset %r", item.ref.key, name)
                 continue
-            if name != current:
-                finish_sink()
-                current = name
-                if output is not None:
-                    sink = open_sink(output, dataset, options or {})
-                    log.info("replaying %s from %s into %s", name, source, sink.name)
             result.batches += 1
             result.records += len(item.records)
             result.datasets[name] = result.datasets.get(name, 0) + len(item.records)
-            pending.extend(item.records)
-            while len(pending) >= batch_size:
-                deliver(pending[:batch_size])
-                del pending[:batch_size]
-            if sink is None:
-                pending.clear()
-        finish_sink()
+            last[:] = [item.ref.key]
+            yield item
+
+    try:
+        for name, group in itertools.groupby(verified(), key=lambda b: b.ref.dataset):
+            batches = rebatch((r for b in group for r in b.records), batch_size)
+            if output is None:
+                for _ in batches:
+                    pass
+                continue
+            sink = open_sink(output, REGISTRY[name], options or {})
+            log.info("replaying %s from %s into %s", name, source, sink.name)
+            try:
+                with sink:
+                    deliver(batches, sink, progress=Progress(f"replay {name}"))
+            finally:
+                result.delivered += sink.delivered
+                result.requests += sink.requests
+    except HarvestError:
+        log.error("replay stopped after delivering %d records; last micro-batch read: %s",
+                  result.delivered, last[0] if last else "none")
+        raise
     finally:
-        if sink is not None:  # a failure: count what was delivered, release the sink
-            result.delivered += sink.delivered
-            result.requests += sink.requests
-            sink.close()
         result.seconds = time.monotonic() - started
     return result
 

@@ -140,7 +140,20 @@ def test_replay_into_elasticsearch_that_stays_down_exits_1(es_standin, mixed, cl
     result = cli_run("replay", f"dir:{mixed}", "--dataset", "zoom_meetings", "-o", "es")
     assert result.exit_code == 1
     assert "elasticsearch" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert "replay stopped after delivering 0 records; last micro-batch read: " in result.stderr
     assert es_standin.ids("zoom-meetings-*") == set()
+
+
+def test_a_permanent_item_error_stops_the_replay_naming_the_document(es_standin, mixed,  # noqa: F811
+                                                                     cli_run):
+    es_standin.inject_item_error(times=None, status=400, error_type="mapper_parsing_exception",
+                                 reason="failed to parse", match=lambda index, id_: id_ == "m17==")
+    result = cli_run("replay", f"dir:{mixed}", "-o", "es", "-b", "10")
+    assert result.exit_code == 1
+    assert "m17==" in result.stderr and "mapper_parsing_exception" in result.stderr
+    assert "replay stopped after delivering" in result.stderr
+    assert es_standin.ids("episodes") == {f"mp-{i}" for i in range(12)}  # delivered before the failure
+    assert "m17==" not in es_standin.ids("zoom-meetings-*")
 
 
 # -- end to end: a harvest with --archive, then replay of its day --------------------------------
