@@ -108,6 +108,10 @@ SETTINGS: list[Setting] = [
          "lists), e.g. 20/min", "20/min"),
         ("ZOOM_CHECKPOINT_S3_KEY", "S3 key of the zoom checkpoint in S3_HARVEST_TS_BUCKET "
          "(unset: a file in HARVEST_STATE_DIR)"),
+        ("ZOOM_MEETINGS_INDEX", "index prefix of Zoom meeting documents (-YYYY.MM.DD is added)",
+         "zoom-meetings"),
+        ("ZOOM_SESSIONS_INDEX", "index prefix of Zoom session documents (-YYYY.MM.DD is added)",
+         "zoom-sessions"),
     ),
     *_s(
         "logs",

@@ -38,13 +38,17 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--secret", "--client-secret", "client_secret", cls=EnvOption,
               envvar=["ZOOM_CLIENT_SECRET", "ZOOM_SECRET"], required=True,
               help="Server-to-Server OAuth client secret.")
+@click.option("--meetings-index", cls=EnvOption, envvar="ZOOM_MEETINGS_INDEX", default="zoom-meetings",
+              show_default=True, help="Index prefix of meeting documents (+ -YYYY.MM.DD of the start).")
+@click.option("--sessions-index", cls=EnvOption, envvar="ZOOM_SESSIONS_INDEX", default="zoom-sessions",
+              show_default=True, help="Index prefix of session documents (+ -YYYY.MM.DD of the join).")
 @click.option("--archive", metavar="TARGET",
               help="Also archive the documents (s3://bucket/prefix/ or dir:PATH).")
 @click.option("--update-checkpoint/--no-update-checkpoint", default=None,
               help="Advance the checkpoint after each harvested day (default: yes for index, "
                    "no for stdout).")
-def zoom(day, start_date, end_date, destination, es_host, account_id, client_id, client_secret, archive,
-         update_checkpoint) -> None:
+def zoom(day, start_date, end_date, destination, es_host, account_id, client_id, client_secret,
+         meetings_index, sessions_index, archive, update_checkpoint) -> None:
     """Harvest Zoom meetings and participant sessions of past days.
 
     Every meeting instance (by uuid) becomes a meeting document; every stay of a participant
@@ -64,6 +68,8 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
     from harvester.state.lock import run_lock
 
     today = datetime.now(UTC).date()
+    _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", "zoom-meetings")
+    _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", "zoom-sessions")
     rates_from_env()  # bad ZOOM_RATE_* values are usage errors before anything else happens
     if update_checkpoint is None:
         update_checkpoint = destination == "index"  # a debugging dump must not move production state
@@ -83,8 +89,10 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
             return
         target = "es" if destination == "index" else "-"
         options = {"es_host": es_host or env("ES_HOST")}
-        sinks = {"meeting": open_sink(target, ZOOM_MEETINGS, options, archive=archive),
-                 "session": open_sink(target, ZOOM_SESSIONS, options, archive=archive)}
+        sinks = {"meeting": open_sink(target, ZOOM_MEETINGS, {**options, "index": meetings_index},
+                                      archive=archive),
+                 "session": open_sink(target, ZOOM_SESSIONS, {**options, "index": sessions_index},
+                                      archive=archive)}
         log.info("zoom: harvesting %d day(s) %s..%s into %s", len(plan.days), plan.days[0], plan.days[-1],
                  " and ".join(s.name for s in sinks.values()) if target == "es" else "stdout")
         result = RunResult(checkpoint=stored)
@@ -99,3 +107,15 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
                 sink.close()
         text, extra = summary(result, api.total_calls)
         log.info(text, extra=extra)
+
+
+def _check_index(name: str, option: str, envvar: str, covered: str) -> None:
+    """Index prefixes are Elasticsearch names (exit 2 when not); warn when no template covers them."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name or "") or len(name) > 200:
+        raise click.BadParameter(f"{name!r} is not a valid index prefix (lowercase letters, digits, . _ + -)",
+                                 param_hint=f"'{option}' (environment variable {envvar})")
+    if name != covered and not name.startswith(covered + "-"):
+        log.warning("zoom: %s %s is not covered by the %s-* index template; its fields get dynamic "
+                    "mappings", option, name, covered)
