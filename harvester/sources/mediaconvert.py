@@ -378,8 +378,8 @@ class PollState:
                 return cls(last, {str(k): dict(v or {}) for k, v in active.items()}, done)
             return cls(parse_time(text), {})  # a bare date/time written by hand
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise HarvestError(f"the mediaconvert checkpoint ({where}) cannot be read: {exc}; "
-                               "fix or delete it, or pass --since") from None
+            raise HarvestError(f"the mediaconvert checkpoint ({where}) cannot be read: {exc}; fix it, "
+                               "or delete it to start again from --since (default: the last 24 h)") from None
 
 
 # -- talking to MediaConvert ------------------------------------------------------------------
@@ -583,12 +583,23 @@ class Tracker:
         return counts
 
 
+_DOCTOR_SETTINGS = ("MEDIACONVERT_QUEUE", "MEDIACONVERT_EVENTS_QUEUE", "MEDIACONVERT_CHECKPOINT_KEY",
+                    "AWS_ENDPOINT_URL_MEDIACONVERT")
+
+
 def doctor_check() -> list[tuple[str, str, str]]:
     """`harvest doctor`: can this host list MediaConvert jobs (and read the events queue)?"""
     import boto3
 
     from harvester.config import env
+    from harvester.state.checkpoint import state_dir
 
+    # AWS credentials alone do not mean this host harvests MediaConvert (they also serve S3 and
+    # SQS): only a MediaConvert setting, or a checkpoint left by an earlier run, says it does.
+    used = [n for n in _DOCTOR_SETTINGS if env(n)]
+    if not used and not any(state_dir().glob("mediaconvert*")):
+        return [(SERVICE, "not configured",
+                 "set MEDIACONVERT_QUEUE or MEDIACONVERT_EVENTS_QUEUE (or run harvest mediaconvert once)")]
     session = boto3.session.Session()
     if not (session.region_name or env("AWS_REGION")):
         return [(SERVICE, "not configured", "no AWS region (set AWS_REGION)")]

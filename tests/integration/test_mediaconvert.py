@@ -295,3 +295,20 @@ def test_doctor_check(mediaconvert, monkeypatch, tmp_path):  # noqa: F811
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert doctor_check() == [("MediaConvert", "not configured", "no AWS region (set AWS_REGION)")]
+    monkeypatch.delenv("AWS_ENDPOINT_URL_MEDIACONVERT")
+    [(name, status, detail)] = doctor_check()
+    assert status == "not configured" and "MEDIACONVERT_QUEUE" in detail
+
+
+def test_no_update_checkpoint_and_a_corrupt_checkpoint(cli_run, mediaconvert):  # noqa: F811
+    mediaconvert.add("a", "SUBMITTED", ago(minutes=3))
+    result = cli_run("mediaconvert", "--no-update-checkpoint")
+    assert result.exit_code == 0 and list(by_id(result.stdout)) == ["a"]
+    assert not CHECKPOINT.exists()
+    CHECKPOINT.write_text("{not json")
+    result = cli_run("mediaconvert")
+    assert result.exit_code == 1
+    assert "the mediaconvert checkpoint (file .harvest-state/mediaconvert) cannot be read" in result.stderr
+    assert mediaconvert.requests[1:] == [] and CHECKPOINT.read_text() == "{not json"
+    result = cli_run("mediaconvert", "--since", "1h")  # --since still needs a readable checkpoint
+    assert result.exit_code == 1

@@ -113,3 +113,15 @@ def test_a_missing_events_queue_is_a_clear_error(cli_run, aws, mediaconvert):  #
     assert result.exit_code == 1
     assert "SQS: queue no-such-queue" in result.stderr
     assert not Path(".harvest-state/mediaconvert").exists()
+
+
+def test_doctor_checks_the_events_queue(sqs, mediaconvert, monkeypatch):  # noqa: F811
+    from harvester.sources.mediaconvert import doctor_check
+
+    monkeypatch.setenv("MEDIACONVERT_EVENTS_QUEUE", QUEUE)
+    checks = doctor_check()
+    assert [(name, status) for name, status, _ in checks] == [("MediaConvert", "ok"),
+                                                               ("MediaConvert events (SQS)", "ok")]
+    monkeypatch.setenv("MEDIACONVERT_EVENTS_QUEUE", "missing-queue")
+    name, status, detail = doctor_check()[1]
+    assert status == "failed" and "missing-queue" in detail

@@ -12,6 +12,8 @@ from tests.standins.mediaconvert import mediaconvert  # noqa: F401
 
 
 def test_jobs_are_indexed_by_job_id_and_a_later_poll_updates_them(cli_run, mediaconvert, es_standin):  # noqa: F811
+    loaded = cli_run("setup", "load-index-templates")  # the shipped mapping, enforced by the stand-in
+    assert loaded.exit_code == 0, loaded.stderr
     job = mediaconvert.add("j1", "PROGRESSING", ago(hours=1), start=ago(minutes=50), percent=30)
     for i in range(30):
         mediaconvert.add(f"c{i:02d}", "COMPLETE", ago(minutes=40 - i), finish=ago(minutes=39 - i))

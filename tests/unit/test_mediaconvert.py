@@ -381,3 +381,19 @@ def test_poller_repolls_active_jobs_and_filters_statuses(stubbed):
     state = mc.PollState(at(-60), {"old": {}, "s1": {}})
     out = [(d["job_id"], wanted) for d, wanted in poller.poll(T0, state)]
     assert out == [("s1", False), ("e1", True), ("old", True)]  # s1 was listed: no get_job for it
+
+
+def test_live_table_redraws_in_place():
+    import io
+
+    from harvester.commands.mediaconvert import LiveTable
+
+    tracker = mc.Tracker()
+    tracker.update(mc.job_document(job("run", "PROGRESSING", Timing={"StartTime": at(0)}), NOW))
+    stream = io.StringIO()
+    table = LiveTable(stream)
+    table(1, tracker, NOW)
+    table(2, tracker, NOW)
+    text = stream.getvalue()
+    assert text.count("\x1b[H\x1b[2J") == 2  # home + clear before each redraw
+    assert "run  PROGRESSING" in text and "1 active, 1 jobs; polled 10:10:00 UTC" in text
