@@ -138,3 +138,23 @@ def test_bad_index_prefix_is_a_usage_error(cli_run, zoom_standin, loaded, monkey
     assert result.exit_code == 2
     assert "--sessions-index" in result.stderr and "ZOOM_SESSIONS_INDEX" in result.stderr
     assert zoom_standin.count("/v2") == 0
+
+
+def test_archive_keeps_what_was_indexed(cli_run, zoom_standin, loaded, tmp_path):
+    import gzip
+    import json
+
+    seed(zoom_standin)
+
+    result = cli_run("zoom", "--date", day(1), "--archive", f"dir:{tmp_path / 'archive'}")
+
+    assert result.exit_code == 0, result.stderr
+    archived: dict[str, set[str]] = {"zoom_meetings": set(), "zoom_sessions": set()}
+    for path in (tmp_path / "archive").rglob("*.jsonl.gz"):
+        dataset = path.relative_to(tmp_path / "archive").parts[0]
+        with gzip.open(path, "rt") as fh:
+            for line in fh:
+                doc = json.loads(line)
+                archived[dataset].add(doc.get("uuid") if dataset == "zoom_meetings" else doc["session_id"])
+    assert archived["zoom_meetings"] == loaded.ids("zoom-meetings-*")
+    assert archived["zoom_sessions"] == loaded.ids("zoom-sessions-*")
