@@ -1,0 +1,115 @@
+"""`harvest load-episodes` (alias `load_episodes`): episode metadata into the episodes index.
+
+Reads options, builds the mpid source (a composite aggregation over yesterday's useraction
+indices, or `--mpid`), the Opencast fetcher and the sink, and wires them. What is fetched
+and how versions differ lives in harvester.sources.episodes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import click
+
+from harvester.cli import HarvestCommand
+from harvester.config import EnvOption, env, require
+
+log = logging.getLogger("harvester.load_episodes")
+
+BATCH = 100
+
+
+@click.command(cls=HarvestCommand)
+@click.option("-A", "--admin-host", cls=EnvOption, envvar="MATTERHORN_ADMIN_HOST",
+              help="Opencast admin node (workflows, recordings): hostname or URL.")
+@click.option("-E", "--engage-host", cls=EnvOption, envvar="MATTERHORN_ENGAGE_HOST",
+              help="Opencast engage node (search): hostname or URL.")
+@click.option("-u", "--user", cls=EnvOption, envvar="MATTERHORN_REST_USER", help="Opencast REST user.")
+@click.option("-p", "--password", cls=EnvOption, envvar="MATTERHORN_REST_PASS", show_envvar=True,
+              help="Opencast REST password.")
+@click.option("-e", "--es-host", cls=EnvOption, envvar="ES_HOST", default="localhost:9200",
+              show_default=True, help="Elasticsearch host:port or URL.")
+@click.option("-t", "--target-index", default="episodes", show_default=True,
+              help="Index receiving the episode documents.")
+@click.option("-s", "--source-index-pattern", default=None, metavar="PATTERN",
+              help="Indices whose mpids are loaded; default: useractions*-<yesterday YYYY.MM.DD>.")
+@click.option("--mpid", "mpids", multiple=True, metavar="MPID",
+              help="Load these mediapackages instead (repeatable); Elasticsearch is then only written.")
+@click.option("-w", "--wait", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Seconds to wait between episodes (spares the Opencast admin node).")
+@click.option("--output", type=click.Choice(["es", "-"]), default="es", show_default=True,
+              help="es: index into --target-index; -: print the documents as JSON lines.")
+@click.pass_context
+def load_episodes(ctx: click.Context, admin_host: str | None, engage_host: str | None, user: str | None,
+                  password: str | None, es_host: str, target_index: str, source_index_pattern: str | None,
+                  mpids: tuple[str, ...], wait: float, output: str) -> None:
+    """Episode metadata for every mediapackage seen in yesterday's useractions -> Elasticsearch.
+
+    For each mpid: Opencast search (engage node), workflows and scheduling metadata (admin
+    node); one document per episode with the mpid as _id. An episode that cannot be fetched,
+    is unknown or has no start is skipped and counted; the run still succeeds.
+
+    \b
+    Examples:
+      harvest load-episodes
+      harvest load-episodes -s 'useractions*-2026.11.*' -w 0.2
+      harvest load-episodes --mpid 6f0f5c1e-... --output -
+    """
+    from harvester.datasets import EPISODES
+    from harvester.sinks import open_sink
+    from harvester.sinks.elasticsearch import es_client, validate_index
+    from harvester.sources.episodes import (
+        EpisodeFetcher,
+        default_source_pattern,
+        mpids_from_indices,
+        summarize,
+    )
+    from harvester.sources.opencast import OpencastClient
+    from harvester.state.lock import run_lock
+
+    for name, value in (("admin_host", admin_host), ("engage_host", engage_host), ("user", user),
+                        ("password", password)):
+        require(ctx, name, value)
+    validate_index(target_index, "--target-index")
+    pattern = source_index_pattern or default_source_pattern()
+
+    engage = OpencastClient.from_settings(engage_host, user, password)  # type: ignore[arg-type]
+    admin = OpencastClient.from_settings(admin_host, user, password)  # type: ignore[arg-type]
+    fetcher = EpisodeFetcher(engage, admin, wait=wait)
+
+    with run_lock("load-episodes", env("REDIS_URL")):
+        source_client = None
+        if mpids:
+            wanted = iter(dict.fromkeys(mpids))
+            where = "--mpid"
+        else:
+            source_client = es_client(es_host)
+            wanted = mpids_from_indices(source_client, pattern)
+            where = pattern
+        seen = 0
+
+        def counted(values):
+            nonlocal seen
+            for value in values:
+                seen += 1
+                yield value
+
+        sink = open_sink(output, EPISODES, {"es_host": es_host, "index": target_index, "pipeline": ""})
+        try:
+            documents = fetcher.documents(counted(wanted))
+            while batch := list(itertools.islice(documents, BATCH)):
+                sink.write(batch)
+            sink.flush()
+        finally:
+            sink.close()
+            if source_client is not None:
+                source_client.close()
+
+    skipped = sum(fetcher.skipped.values())
+    log.info("load-episodes from %s: %s", where, summarize(fetcher, sink.delivered, seen),
+             extra={"mpids": seen, "indexed": sink.delivered, "skipped": skipped,
+                    "skipped_by_reason": dict(fetcher.skipped),
+                    "skipped_examples": fetcher.examples,
+                    "opencast_requests": engage.requests + admin.requests,
+                    "es_requests": sink.requests, "target": target_index if output == "es" else "stdout"})

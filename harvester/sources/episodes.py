@@ -1,0 +1,366 @@
+"""Episode documents for `load-episodes`: which mpids, and what Opencast knows about each.
+
+What to fetch, per mediapackage: search (either response shape) on the engage node, then the
+workflow instances and the scheduler's technical metadata on the admin node. How to page,
+authenticate and retry belongs to the Opencast client and the Elasticsearch layer.
+
+Version differences handled here, once:
+- workflows: `GET /workflow/mediaPackage/{id}/instances.json` (Opencast 12+) and the older
+  `GET /workflow/instances.json?mp=` (up to 11); whichever answers is remembered for the run;
+- live times: the `capture` operation of old/DCE workflows; otherwise
+  `/recordings/{id}/technical.json` (start, end) of a scheduled recording; otherwise the
+  mediapackage's own start + duration (then `live_stream` is false);
+- `available`: the `retract-element` operation of DCE workflows, else `publish-engage`.
+
+One episode that cannot be fetched, is unknown to search or has no start is skipped and
+counted with its reason; only wrong credentials (every call would fail the same way) or a
+run of consecutive fetch failures (Opencast is down) end the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from harvester.errors import AuthenticationError, ServiceError
+from harvester.sources.opencast import as_list, as_str, episode_fields, search_results
+from harvester.timeutil import iso_z, parse_iso
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from harvester.sources.opencast import OpencastClient
+
+log = logging.getLogger("harvester.episodes")
+
+MAX_CONSECUTIVE_FAILURES = 10
+_TIME_REF = re.compile(r"time=T(\d+):(\d+):(\d+)(?::(\d+)F(\d+))?")
+
+
+# -- which mpids ---------------------------------------------------------------------------------
+def default_source_pattern(now: datetime | None = None) -> str:
+    """Yesterday's (UTC) useraction indices, whatever their prefix variant."""
+    day = (now or datetime.now(UTC)) - timedelta(days=1)
+    return f"useractions*-{day.strftime('%Y.%m.%d')}"
+
+
+def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 1000,
+                       field_name: str = "mpid") -> Iterator[str]:
+    """Every distinct mpid in the indices matching `pattern`, paged with a composite aggregation.
+
+    `terms` with size 0 is refused by every Elasticsearch since 5.0, and a large `terms` size
+    is memory on the cluster; composite paging costs one request per `page_size` mpids.
+    Indices written before the templates existed map `mpid` as text: then `mpid.keyword`.
+    """
+    from harvester.sinks.elasticsearch import call
+
+    after: dict | None = None
+    fields = [field_name, f"{field_name}.keyword"]
+    while True:
+        composite: dict[str, Any] = {"size": page_size,
+                                     "sources": [{"mpid": {"terms": {"field": fields[0]}}}]}
+        if after is not None:
+            composite["after"] = after
+        try:
+            resp = call(f"composite aggregation over {pattern}", lambda c=composite: client.search(
+                index=pattern, size=0, aggs={"mpids": {"composite": c}},
+                ignore_unavailable=True, allow_no_indices=True))
+        except ServiceError as exc:
+            if "Fielddata is disabled" in str(exc) and len(fields) > 1 and after is None:
+                fields.pop(0)
+                continue
+            raise
+        agg = resp.body.get("aggregations", {}).get("mpids", {})
+        buckets = agg.get("buckets", [])
+        for bucket in buckets:
+            value = bucket["key"]["mpid"]
+            if value not in (None, ""):
+                yield str(value)
+        if not buckets or len(buckets) < page_size or "after_key" not in agg:
+            return
+        after = agg["after_key"]
+
+
+# -- normalizers ---------------------------------------------------------------------------------
+def epoch_or_iso(value: Any) -> datetime | None:
+    """Workflow and scheduler times: epoch milliseconds (number or digits) or ISO 8601."""
+    if isinstance(value, dict):
+        value = value.get("$")
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        ms = float(value)
+        if ms <= 0:
+            return None
+        try:
+            return datetime.fromtimestamp(ms / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        return None
+
+
+def workflow_list(doc: Any) -> list[dict]:
+    """Workflow instances from any of the shapes the two endpoints return."""
+    if isinstance(doc, dict):
+        if "workflows" in doc:
+            doc = doc["workflows"]
+            if isinstance(doc, dict):
+                doc = doc.get("workflow")
+        elif "workflow" in doc:
+            doc = doc["workflow"]
+        else:
+            doc = [doc] if "operations" in doc else []
+    out = []
+    for item in as_list(doc):
+        if isinstance(item, dict) and isinstance(item.get("workflow"), dict):
+            item = item["workflow"]
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+def operations(workflow: dict) -> list[dict]:
+    ops = workflow.get("operations")
+    if isinstance(ops, dict):
+        ops = ops.get("operation")
+    return [op for op in as_list(ops) if isinstance(op, dict)]
+
+
+def operation_name(op: dict) -> str | None:
+    for key in ("id", "template", "operation"):
+        value = as_str(op.get(key))
+        if value and not value.isdigit():
+            return value
+    return None
+
+
+@dataclass
+class OperationTimes:
+    started: datetime | None
+    completed: datetime | None
+
+
+def find_operation(workflows: Iterable[dict], name: str) -> OperationTimes | None:
+    """The latest run of an operation over every workflow of the mediapackage."""
+    best: OperationTimes | None = None
+    for wf in workflows:
+        for op in operations(wf):
+            if operation_name(op) != name:
+                continue
+            times = OperationTimes(epoch_or_iso(op.get("started")), epoch_or_iso(op.get("completed")))
+            if times.started is None and times.completed is None:
+                continue
+            key = times.started or times.completed
+            if best is None or (best.started or best.completed) < key:  # type: ignore[operator]
+                best = times
+    return best
+
+
+def slide_time_ms(ref: str | None) -> int | None:
+    """`track:...;time=T00:01:23:0F1000` (hours:minutes:seconds:frames F framerate) -> ms."""
+    m = _TIME_REF.search(ref or "")
+    if not m:
+        return None
+    hours, minutes, seconds = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    ms = ((hours * 60 + minutes) * 60 + seconds) * 1000
+    if m.group(4) and m.group(5) and int(m.group(5)) > 0:
+        ms += round(int(m.group(4)) * 1000 / int(m.group(5)))
+    return ms
+
+
+def attachments(result: dict) -> list[dict]:
+    mp = result.get("mediapackage") if isinstance(result.get("mediapackage"), dict) else {}
+    wrapper = mp.get("attachments")
+    if isinstance(wrapper, dict):
+        wrapper = wrapper.get("attachment")
+    return [a for a in as_list(wrapper) if isinstance(a, dict)]
+
+
+def _still(items: list[dict], flavor: str) -> str | None:
+    for kind in (f"{flavor}/player+preview", f"{flavor}/search+preview"):
+        for a in items:
+            if as_str(a.get("type")) == kind and as_str(a.get("url")):
+                return as_str(a.get("url"))
+    return None
+
+
+def images(result: dict) -> dict[str, Any]:
+    """presenter_still, presentation_still and slides [{img, time}] from the attachments."""
+    items = attachments(result)
+    slides = []
+    for a in items:
+        if as_str(a.get("type")) == "presentation/segment+preview" and as_str(a.get("url")):
+            slides.append({"img": as_str(a.get("url")), "time": slide_time_ms(as_str(a.get("ref")))})
+    slides.sort(key=lambda s: (s["time"] is None, s["time"] or 0))
+    return {"presenter_still": _still(items, "presenter"),
+            "presentation_still": _still(items, "presentation"), "slides": slides}
+
+
+def technical_times(doc: Any) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of a scheduled recording from /recordings/{id}/technical.json."""
+    if not isinstance(doc, dict):
+        return None, None
+    start = next((epoch_or_iso(doc.get(k)) for k in ("start", "startDate") if doc.get(k)), None)
+    end = next((epoch_or_iso(doc.get(k)) for k in ("end", "endDate") if doc.get(k)), None)
+    return start, end
+
+
+def _ms(a: datetime | None, b: datetime | None) -> int | None:
+    if a is None or b is None or b < a:
+        return None
+    return int((b - a).total_seconds() * 1000)
+
+
+def episode_document(mpid: str, result: dict, *, workflows: list[dict], technical: Any,
+                     now: datetime | None = None) -> dict[str, Any]:
+    """The episodes-index document (`_id` = mpid). Raises ValueError when it has no start."""
+    fields = episode_fields(result)
+    if not fields.get("start"):
+        raise ValueError("no start time")
+    start = parse_iso(fields["start"])
+    capture = find_operation(workflows, "capture")
+    if capture is not None:
+        live_start, live_end, live_stream = capture.started, capture.completed, True
+    else:
+        tech_start, tech_end = technical_times(technical)
+        if tech_start is not None:
+            live_start, live_end, live_stream = tech_start, tech_end, True
+        else:
+            duration = fields.get("duration")
+            live_start = start
+            live_end = start + timedelta(milliseconds=duration) if duration else None
+            live_stream = False
+    available = find_operation(workflows, "retract-element") or find_operation(workflows, "publish-engage")
+    available_at = (available.completed or available.started) if available else None
+    doc: dict[str, Any] = {
+        "mpid": mpid,
+        "title": fields.get("title"),
+        "duration": fields.get("duration"),
+        "start": fields["start"],
+        "course": fields.get("course"),
+        "series": fields.get("series"),
+        "year": fields.get("year"),
+        "term": fields.get("term"),
+        "crn": fields.get("cdn"),
+        "type": fields.get("type"),
+        "description": fields.get("description"),
+        **images(result),
+        "live_stream": live_stream,
+        "live_start": iso_z(live_start) if live_start else None,
+        "live_end": iso_z(live_end) if live_end else None,
+        "live_duration": _ms(live_start, live_end),
+        "available": iso_z(available_at) if available_at else None,
+        "harvested_at": iso_z(now or datetime.now(UTC)),
+    }
+    return doc
+
+
+# -- fetching ------------------------------------------------------------------------------------
+def get_optional(client: OpencastClient, path: str, params: dict | None = None) -> Any:
+    """GET JSON, or None when the endpoint or the object does not exist (HTTP 404)."""
+    from harvester.http import request
+
+    url = f"{client.base_url}/{path.lstrip('/')}"
+    client.requests += 1
+    return request(client.session, "GET", url, service=client.service, policy=client.policy,
+                   params=params, allow_redirects=False,
+                   ok_status=(301, 302, 303, 307, 401, 404),
+                   check=lambda r: None if r.status_code == 404 else client._decode(r))
+
+
+@dataclass
+class EpisodeFetcher:
+    """Builds one episode document per mpid; counts what it skipped and why."""
+
+    engage: OpencastClient
+    admin: OpencastClient
+    wait: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    fetched: int = 0
+    _workflow_api: str | None = None  # "mediapackage" or "instances", once one has answered
+    _failures_in_a_row: int = 0
+
+    def documents(self, mpids: Iterable[str]) -> Iterator[dict]:
+        first = True
+        for mpid in mpids:
+            if not first and self.wait > 0:
+                self.sleep(self.wait)
+            first = False
+            doc = self.document(mpid)
+            if doc is not None:
+                yield doc
+
+    def _skip(self, mpid: str, reason: str) -> None:
+        self.skipped[reason] += 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 5:
+            self.examples[reason].append(mpid)
+        log.warning("episode %s skipped: %s", mpid, reason, extra={"mpid": mpid, "reason": reason})
+
+    def document(self, mpid: str) -> dict | None:
+        try:
+            results = search_results(self.engage.get_json("/search/episode.json", {"id": mpid}))
+            if not results:
+                self._ok()
+                self._skip(mpid, "not found in search")
+                return None
+            if not episode_fields(results[0]).get("start"):
+                self._ok()
+                self._skip(mpid, "no start time")  # before spending admin calls on it
+                return None
+            workflows = self.workflows(mpid)
+            technical = get_optional(self.admin, f"/recordings/{mpid}/technical.json")
+        except AuthenticationError:
+            raise
+        except ServiceError as exc:
+            self._failures_in_a_row += 1
+            self._skip(mpid, "Opencast request failed")
+            log.warning("episode %s: %s", mpid, exc)
+            if self._failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+                raise ServiceError("Opencast", f"{self._failures_in_a_row} episodes in a row could not "
+                                   f"be fetched; giving up (last: {exc})") from None
+            return None
+        self._ok()
+        try:
+            doc = episode_document(mpid, results[0], workflows=workflows, technical=technical,
+                                   now=self.now())
+        except ValueError as exc:
+            self._skip(mpid, str(exc))
+            return None
+        self.fetched += 1
+        return doc
+
+    def _ok(self) -> None:
+        self._failures_in_a_row = 0
+
+    def workflows(self, mpid: str) -> list[dict]:
+        """Workflow instances of one mediapackage from whichever API this Opencast has."""
+        if self._workflow_api in (None, "mediapackage"):
+            doc = get_optional(self.admin, f"/workflow/mediaPackage/{mpid}/instances.json")
+            if doc is not None or self._workflow_api == "mediapackage":
+                self._workflow_api = "mediapackage" if doc is not None else self._workflow_api
+                return workflow_list(doc)
+        doc = get_optional(self.admin, "/workflow/instances.json",
+                           {"mp": mpid, "count": 100, "startPage": 0})
+        if doc is not None:
+            self._workflow_api = "instances"
+        return workflow_list(doc)
+
+
+def summarize(fetcher: EpisodeFetcher, indexed: int, mpids: int) -> str:
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in fetcher.skipped.most_common())
+    skipped = sum(fetcher.skipped.values())
+    text = f"{mpids} mediapackage(s), {indexed} episode(s) delivered, {skipped} skipped"
+    return text + (f" ({reasons})" if reasons else "")
