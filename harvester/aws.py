@@ -9,15 +9,20 @@ from __future__ import annotations
 import click
 
 
-def client(service: str, *, retry_mode: str = "standard", max_attempts: int = 5):
+def client(service: str, *, retry_mode: str = "standard", max_attempts: int = 5,
+           max_pool_connections: int = 10):
     import boto3
     from botocore.config import Config
     from botocore.exceptions import NoRegionError
 
     config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
-                    connect_timeout=10, read_timeout=30)
+                    connect_timeout=10, read_timeout=30, max_pool_connections=max_pool_connections)
+    import os
+
+    # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the contract (and most SDKs) use.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
     try:
-        return boto3.session.Session().client(service, config=config)
+        return boto3.session.Session(region_name=region).client(service, config=config)
     except NoRegionError:
         raise click.UsageError(
             f"no AWS region configured for {service}: set AWS_REGION (or AWS_DEFAULT_REGION)"

@@ -63,6 +63,7 @@ SETTINGS: list[Setting] = [
         ("DEFAULT_INTERVAL", "minutes to harvest when there is no --start and no checkpoint", "2"),
         ("MAX_START_END_SPAN", "refuse windows longer than this many seconds (unset: no check)"),
         ("EPISODE_CACHE_EXPIRE", "seconds an episode stays in the cache", "1800"),
+        ("OPENCAST_LOOKUP_CONCURRENCY", "episode lookups in flight at once on a cold cache", "4"),
     ),
     *_s(
         "state",
@@ -71,6 +72,8 @@ SETTINGS: list[Setting] = [
         ("S3_HARVEST_TS_BUCKET", "S3 bucket holding the useractions checkpoint"),
         ("S3_LAST_ACTION_TS_KEY", "S3 key of the useractions checkpoint"),
         ("SQS_QUEUE_NAME", "SQS queue receiving useraction records"),
+        ("SQS_CONCURRENCY", "SQS batch requests in flight at once (FIFO queues: always 1)", "4"),
+        ("SQS_MESSAGE_GROUP_ID", "message group on FIFO queues", "harvester-useractions"),
     ),
     *_s(
         "aws",

@@ -145,7 +145,8 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
         source = UserActionSource(client, window.start, window.end, batch_size=batch_size, wait=wait,
                                   mode=mode)
         cache = open_cache(redis_url)
-        enricher = EpisodeEnricher(client, cache, ttl=cache_ttl, stats=source.stats)
+        enricher = EpisodeEnricher(client, cache, ttl=cache_ttl, stats=source.stats,
+                                   concurrency=env_int("OPENCAST_LOOKUP_CONCURRENCY", 4, minimum=1) or 1)
         newest: list[str] = []
 
         def track(batch: list[dict]) -> None:
@@ -154,9 +155,12 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
                 newest[:] = [latest]
 
         sink = open_sink(output, USERACTIONS, {"queue_name": queue_name}, archive=archive)
-        with sink:
-            result = deliver(source, sink, transform=enricher.enrich, on_batch=track,
-                             progress=Progress("useractions"))
+        try:
+            with sink:
+                result = deliver(source, sink, transform=enricher.enrich, on_batch=track,
+                                 progress=Progress("useractions"))
+        finally:
+            enricher.close()
 
         moved = "unchanged"
         if update_last_ts:

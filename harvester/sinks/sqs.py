@@ -10,10 +10,11 @@ twice (a re-run after a crash) is delivered once within SQS's five-minute window
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from harvester.config import env
+from harvester.config import env, env_int
 from harvester.datasets import Dataset
 from harvester.errors import DeliveryError, ServiceError
 from harvester.http import RetryPolicy
@@ -53,7 +54,9 @@ class SqsSink(Sink):
         self.fifo = queue_name.endswith(".fifo")
         self.group_id = env("SQS_MESSAGE_GROUP_ID") or f"harvester-{dataset.name}"
         self.policy = policy or RetryPolicy.from_env()
+        self.concurrency = env_int("SQS_CONCURRENCY", 4, minimum=1) or 1
         self._client = client
+        self._count_lock = threading.Lock()
         self._url: str | None = None
 
     @property
@@ -61,7 +64,7 @@ class SqsSink(Sink):
         if self._client is None:
             from harvester.aws import client
 
-            self._client = client("sqs")
+            self._client = client("sqs", max_pool_connections=max(10, self.concurrency))
         return self._client
 
     @property
@@ -100,8 +103,16 @@ class SqsSink(Sink):
             else:
                 bodies.append((rid, body))
         failed = list(too_big)
-        for group in batches(bodies):
-            failed.extend(self._send(group))
+        groups = list(batches(bodies))
+        if self.fifo or self.concurrency <= 1 or len(groups) <= 1:
+            for group in groups:  # FIFO order within the message group must be kept
+                failed.extend(self._send(group))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sqs") as pool:
+                for result in pool.map(self._send, groups):
+                    failed.extend(result)
         self.delivered += len(records) - len(failed)
         if failed:
             raise DeliveryError(self.name, failed)
@@ -122,7 +133,8 @@ class SqsSink(Sink):
         last_reason = ""
         for attempt in range(1, self.policy.attempts + 1):
             entries = [self._entry(int(i), rid, body) for i, (rid, body) in pending.items()]
-            self.requests += 1
+            with self._count_lock:
+                self.requests += 1
             try:
                 resp = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             except ClientError as exc:

@@ -165,21 +165,41 @@ class UserActionSource:
 class EpisodeEnricher:
     """Attaches `episode` to records: each distinct mpid of a batch is looked up once."""
 
-    def __init__(self, client: OpencastClient, cache, *, ttl: int, stats: FetchStats):
+    def __init__(self, client: OpencastClient, cache, *, ttl: int, stats: FetchStats,
+                 concurrency: int = 4):
         self.client, self.cache, self.ttl, self.stats = client, cache, ttl, stats
+        self.concurrency = concurrency
+        self._pool = None
         self.missing_ttl = min(ttl, 300)
+
+    def _lookup(self, mpid: str) -> dict | None:
+        results = self.client.search_episode(mpid)
+        return episode_fields(results[0]) if results else None
+
+    def _lookup_all(self, mpids: list[str]) -> list[dict | None]:
+        """Look up episodes with a few requests in flight: a cold cache costs round trips."""
+        if self.concurrency <= 1 or len(mpids) <= 1:
+            return [self._lookup(m) for m in mpids]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # Kept for the whole run: each thread keeps its Digest nonce, so only the first
+            # request of each thread pays for a challenge round trip.
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="episode")
+        return list(self._pool.map(self._lookup, mpids))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def enrich(self, records: list[dict]) -> list[dict]:
         mpids = sorted({r["mpid"] for r in records if r.get("mpid")})
         found = self.cache.get_many(mpids)
         self.stats.cache_hits += len(found)
-        fresh: dict[str, Any] = {}
-        for mpid in mpids:
-            if mpid in found:
-                continue
-            self.stats.episode_lookups += 1
-            results = self.client.search_episode(mpid)
-            fresh[mpid] = episode_fields(results[0]) if results else None
+        wanted = [m for m in mpids if m not in found]
+        self.stats.episode_lookups += len(wanted)
+        fresh: dict[str, Any] = dict(zip(wanted, self._lookup_all(wanted), strict=True))
         if fresh:
             self.cache.set_many(fresh, self.ttl, self.missing_ttl)
         episodes = {**found, **fresh}

@@ -78,9 +78,11 @@ class StandIn:
         return None
 
     # -- counters -----------------------------------------------------------------------
-    def count(self, path_prefix: str = "", method: str | None = None) -> int:
+    def count(self, path_prefix: str = "", method: str | None = None, status: int | None = None) -> int:
+        """Requests under `path_prefix` (optionally only those answered with `status`)."""
         return sum(1 for r in list(self.requests)
-                   if r.path.startswith(path_prefix) and (method is None or r.method == method))
+                   if r.path.startswith(path_prefix) and (method is None or r.method == method)
+                   and (status is None or r.status == status))
 
     def reset_counters(self) -> None:
         self.requests.clear()

@@ -55,6 +55,8 @@ class OpencastStandIn(StandIn):
     def __post_init__(self) -> None:
         StandIn.__init__(self)
         self._nonces: set[str] = set()
+        self._ordered: list[dict] | None = None
+        self._window_cache: dict = {}
 
     # -- data -------------------------------------------------------------------------------
     def add_action(self, action_id: int, mpid: str, created: datetime, *, session: str = "s1",
@@ -62,6 +64,7 @@ class OpencastStandIn(StandIn):
                    type: str = "HEARTBEAT", inpoint: int = 0, outpoint: int = 30, length: int = 30,
                    is_playing: Any = True) -> None:
         with self.lock:
+            self._ordered = None
             self.actions[action_id] = dict(id=action_id, mpid=mpid, created=created, session=session,
                                            user=user, ip=ip, agent=agent, type=type, inpoint=inpoint,
                                            outpoint=outpoint, length=length, is_playing=is_playing)
@@ -153,16 +156,22 @@ class OpencastStandIn(StandIn):
         limit = int(args.get("limit") or 0) or 10
         offset = int(args.get("offset") or 0)
         with self.lock:
-            rows = list(self.actions.values())
+            if self._ordered is None:
+                # No ORDER BY: a stable but non-chronological order (computed once per change).
+                self._ordered = sorted(self.actions.values(),
+                                       key=lambda r: hashlib.sha1(str(r["id"]).encode()).hexdigest())
+            rows = self._ordered
         if self.dialect == "dce" and args.get("start") and args.get("end"):
             start = datetime.strptime(args["start"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
             end = datetime.strptime(args["end"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-            rows = [r for r in rows if start <= r["created"].replace(microsecond=0) <= end]
+            key = (start, end, len(rows), id(rows))
+            if self._window_cache.get("key") != key:
+                self._window_cache = {"key": key, "rows": [
+                    r for r in rows if start <= r["created"].replace(microsecond=0) <= end]}
+            rows = self._window_cache["rows"]
         elif args.get("day"):
             day = args["day"]
             rows = [r for r in rows if self._local(r["created"]).strftime("%Y%m%d") == day]
-        # No ORDER BY: a stable but non-chronological order.
-        rows.sort(key=lambda r: hashlib.sha1(str(r["id"]).encode()).hexdigest())
         page = [self._render_action(r) for r in rows[offset:offset + limit]]
         if not page:
             wrapper: Any = {"total": len(rows), "offset": offset, "limit": limit}
