@@ -58,34 +58,44 @@ class Rate:
 class Pacer:
     """Keeps each rate category under its limit: never more than N calls in any window.
 
-    A sliding window (the send times of the last N calls) rather than fixed spacing, so a
-    short burst up to the limit goes out at once, the way Zoom counts, and only the call that
-    would exceed the window waits.
+    A sliding window rather than fixed spacing, so a short burst up to the limit goes out at
+    once, the way Zoom counts, and only the call that would exceed the window waits. A call
+    counts from the moment its answer came back (`done`), the latest moment Zoom can have
+    counted it: call i+N then leaves at least one period after call i reached Zoom, whatever
+    the network delays, so Zoom never sees more than N calls in a window.
     """
 
     def __init__(self, rates: Mapping[str, Rate], *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.rates = dict(rates)
         self._clock, self._sleep = clock, sleep
-        self._sent: dict[str, deque[float]] = {k: deque(maxlen=r.calls) for k, r in self.rates.items()}
+        self._sent: dict[str, deque[list[float]]] = {k: deque(maxlen=r.calls) for k, r in self.rates.items()}
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def acquire(self, category: str) -> None:
-        """Block until one more call in `category` stays within its rate, and count it."""
+    def acquire(self, category: str) -> list[float] | None:
+        """Block until one more call in `category` stays within its rate; returns its slot."""
         rate = self.rates.get(category)
         if rate is None:
-            return
+            return None
         with self._lock:
             sent = self._sent[category]
             now = self._clock()
             if len(sent) == rate.calls:
-                wait = sent[0] + rate.period - now
+                wait = sent[0][0] + rate.period - now
                 if wait > 0:
                     self._sleep(wait)
                     self.waited += wait
-                    now = max(self._clock(), sent[0] + rate.period)
-            sent.append(now)
+                    now = max(self._clock(), sent[0][0] + rate.period)
+            slot = [now]
+            sent.append(slot)
+            return slot
+
+    def done(self, slot: list[float] | None) -> None:
+        """The call of `slot` has its answer (or failed): it counts from now."""
+        if slot is not None:
+            with self._lock:
+                slot[0] = max(slot[0], self._clock())
 
 
 class ZoomApiError(ServiceError):
@@ -212,11 +222,11 @@ class ZoomApi:
         while True:
             attempt += 1
             retry_after = None
-            self.pacer.acquire(category)
             headers = {"Authorization": f"Bearer {self.auth.token()}", "Accept": "application/json"}
+            slot = self.pacer.acquire(category)
             self.calls[category] = self.calls.get(category, 0) + 1
             try:
-                resp = self.session.get(url, params=params, headers=headers, timeout=self.policy.timeout)
+                resp = self._send(slot, url, params, headers)
             except requests.Timeout:
                 last = f"no answer within {self.policy.timeout:g}s"
             except requests.ConnectionError:
@@ -257,6 +267,14 @@ class ZoomApi:
             log.warning("Zoom: GET %s: %s; retry %d/%d in %.1fs", where, last, attempt,
                         self.policy.attempts - 1, wait)
             self.policy.sleep(wait)
+
+
+    def _send(self, slot: list[float] | None, url: str, params: Mapping[str, object] | None,
+              headers: dict[str, str]) -> requests.Response:
+        try:
+            return self.session.get(url, params=params, headers=headers, timeout=self.policy.timeout)
+        finally:
+            self.pacer.done(slot)
 
 
 def _is_daily(resp: requests.Response, err: ZoomError) -> bool:

@@ -378,9 +378,9 @@ def test_the_pacer_keeps_under_the_configured_rate(cli_run, zoom_standin, monkey
     for category, (calls, period) in zoom_standin.limits.items():
         times = zoom_standin.arrivals[category]
         for i in range(len(times) - calls):
-            assert times[i + calls] - times[i] >= period - 0.02, (category, i)
+            assert times[i + calls] - times[i] >= period, (category, i)  # as Zoom would count
     heavy = zoom_standin.arrivals[HEAVY]
-    assert heavy[-1] - heavy[0] >= 2 * 1.0 - 0.02  # 24 calls at 10/s need at least two windows
+    assert heavy[-1] - heavy[0] >= 2 * 1.0  # 24 calls at 10/s need at least two windows
 
 
 @pytest.mark.parametrize("args, hint", [

@@ -231,8 +231,7 @@ class ZoomStandIn(StandIn):
             if limit is None:
                 return None
             calls, period = limit
-            slack = 0.02  # network jitter between the client's clock and ours
-            recent = [t for t in self.arrivals[category] if t > now - period + slack]
+            recent = [t for t in self.arrivals[category] if t > now - period]
             if len(recent) <= calls:
                 return None
             self.rate_limited += 1
