@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,9 +141,6 @@ class LocalStore:
     def is_file(self, key: str) -> bool:
         return os.path.isfile(key)
 
-    def exists(self, key: str) -> bool:
-        return os.path.exists(key)
-
 
 def _fsync_dir(path: Path) -> None:
     try:
@@ -205,9 +202,6 @@ class S3Store:
     def is_file(self, key: str) -> bool:
         """A key whose last part is a micro-batch name; anything else is read as a prefix."""
         return bool(BATCH_RE.match(key.rsplit("/", 1)[-1]))
-
-    def exists(self, key: str) -> bool:
-        return True  # a prefix always "exists" in S3; an empty one simply lists nothing
 
 
 Store = LocalStore | S3Store
@@ -322,7 +316,7 @@ def open_store(target: str, *, what: str = "'--output' / '--archive'") -> Store:
                              param_hint=what)
 
 
-def open_archive_sink(target: str, dataset: Dataset, options: object = None) -> Sink:
+def open_archive_sink(target: str, dataset: Dataset, options: Mapping[str, object] | None = None) -> Sink:
     """The sink for `--output`/`--archive` values `s3://bucket/prefix/` and `dir:PATH`."""
     return ArchiveSink(dataset, open_store(target))
 

@@ -77,6 +77,31 @@ def test_s3_layout_metadata_and_byte_identical_round_trip(s3, cli_run, tmp_path)
     assert day.stdout == "".join(dumps(r) + "\n" for r in records[250:])
 
 
+def test_wildcards_and_filters_on_s3(s3, cli_run):
+    a = ArchiveSink(USERACTIONS, open_store("s3://lake/w/"))
+    b = ArchiveSink(USERACTIONS, open_store("s3://lake/w/"))
+    for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
+        a.write(actions(1, 3, day))
+        b.write(actions(100, 2, day))
+    c = ArchiveSink(ZOOM_MEETINGS, open_store("s3://lake/w/"))
+    c.write([{"uuid": "z1", "start_time": "2026-11-23T10:00:00Z"}])
+    in_order = [1, 2, 3, 100, 101] if a.partition < b.partition else [100, 101, 1, 2, 3]
+
+    def ids(*args):
+        result = cli_run("replay", *args)
+        assert result.exit_code == 0, result.stderr
+        docs = [json.loads(line) for line in result.stdout.split("\n")[:-1]]
+        return [d.get("action_id", d.get("uuid")) for d in docs]
+
+    writer_a = a.partition.split("-")[1]
+    assert ids(f"s3://lake/w/useractions/2026-11-2[34]/*-{writer_a}/") == [1, 2, 3, 1, 2, 3]
+    assert ids("s3://lake/w/*/2026-11-23/") == [*in_order, "z1"]  # datasets in name order
+    assert ids("s3://lake/w/", "--dataset", "zoom_meetings") == ["z1"]
+    assert ids("s3://lake/w/", "--dataset", "useractions", "--from", "2026-11-24") == in_order
+    assert ids(f"s3://lake/w/useractions/2026-11-22/{b.partition}/0000000.jsonl.gz") == [100, 101]
+    assert ids("s3://lake/w/useractions/2026-11-2") == []  # a prefix is read as a directory
+
+
 def _thread_writer(target: str, first: int, batches: int, size: int, errors: list) -> None:
     try:
         sink = open_archive_sink(target, USERACTIONS, {})
