@@ -68,9 +68,15 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
     from harvester.state.lock import run_lock
 
     today = datetime.now(UTC).date()
-    _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", "zoom-meetings")
-    _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", "zoom-sessions")
-    rates_from_env()  # bad ZOOM_RATE_* values are usage errors before anything else happens
+    dates = {"day": day.date() if day else None, "start": start_date.date() if start_date else None,
+             "end": end_date.date() if end_date else None}
+    # Usage errors (exit 2) come before the lock and before any request.
+    if any(dates.values()):
+        plan_days(**dates, checkpoint=None, today=today)
+    if destination == "index":
+        _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", "zoom-meetings")
+        _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", "zoom-sessions")
+    rates_from_env()
     if update_checkpoint is None:
         update_checkpoint = destination == "index"  # a debugging dump must not move production state
     checkpoint = open_checkpoint("zoom", s3_bucket=env("S3_HARVEST_TS_BUCKET"),
@@ -80,8 +86,7 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
 
     with run_lock("zoom", env("REDIS_URL")):
         stored = parse_checkpoint(checkpoint.read(), checkpoint.description)
-        plan = plan_days(day=day.date() if day else None, start=start_date.date() if start_date else None,
-                         end=end_date.date() if end_date else None, checkpoint=stored, today=today)
+        plan = plan_days(**dates, checkpoint=stored, today=today)
         if plan.note:
             log.warning("zoom: %s", plan.note)
         if not plan.days:

@@ -268,7 +268,6 @@ class ZoomApi:
                         self.policy.attempts - 1, wait)
             self.policy.sleep(wait)
 
-
     def _send(self, slot: list[float] | None, url: str, params: Mapping[str, object] | None,
               headers: dict[str, str]) -> requests.Response:
         try:
