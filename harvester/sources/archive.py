@@ -214,9 +214,13 @@ def _partition(prefix: str, files: list[str], filters: Filters) -> Iterator[Batc
     expected = 0
     for seq, kind, f in entries:
         key = _join(prefix, f)
-        for missing in range(expected, seq):
-            yield Problem(_join(prefix, batch_name(missing)),
+        if seq == expected + 1:
+            yield Problem(_join(prefix, batch_name(expected)),
                           "missing micro-batch: a gap in the partition's sequence", probe.dataset)
+        elif seq > expected:
+            yield Problem(_join(prefix, batch_name(expected)), f"missing micro-batches: "
+                          f"{batch_name(expected)} to {batch_name(seq - 1)} ({seq - expected})",
+                          probe.dataset)
         expected = max(expected, seq + 1)
         if kind == 1:
             yield Problem(key, "unfinished micro-batch: its writer stopped while writing it",

@@ -123,3 +123,12 @@ def test_local_store_children_sorted(tmp_path):
     (tmp_path / "z.txt").write_text("")
     (tmp_path / "c.txt").write_text("")
     assert LocalStore(str(tmp_path)).children(str(tmp_path)) == (["a", "b"], ["c.txt", "z.txt"])
+
+
+def test_a_long_gap_is_one_problem(tmp_path):
+    root = tmp_path / "arch"
+    put(root, "useractions", "2026-11-23", LATE, 0, [{"action_id": 0}])
+    put(root, "useractions", "2026-11-23", LATE, 5_000_000, [{"action_id": 1}])
+    items = refs(str(root))
+    assert [type(i).__name__ for i in items] == ["BatchRef", "Problem", "BatchRef"]
+    assert items[1].reason == "missing micro-batches: 0000001.jsonl.gz to 4999999.jsonl.gz (4999999)"
