@@ -213,3 +213,41 @@ def test_harvest_to_sqs_with_s3_archive_then_refill_another_queue(oc, aws, cli_r
     store = open_store("s3://lake/harvest/")
     dirs, _ = store.children("harvest/useractions")
     assert dirs == ["2026-11-23", "2026-11-24"]
+
+
+def test_replayed_useractions_reach_elasticsearch_through_the_pipeline(oc, es_standin, cli_run,  # noqa: F811
+                                                                       tmp_path):
+    assert cli_run("setup", "load-index-templates").exit_code == 0
+    out = tmp_path / "delivered.jsonl"
+    harvest = cli_run("useractions", *WINDOW, "-o", str(out), "--archive", f"dir:{tmp_path / 'arch'}")
+    assert harvest.exit_code == 0, harvest.stderr
+    delivered = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n")[:-1]]
+
+    replay = cli_run("replay", f"dir:{tmp_path / 'arch'}", "-o", "es")
+    assert replay.exit_code == 0, replay.stderr
+    for day in ("2026-11-23", "2026-11-24"):
+        expected = {str(r["action_id"]) for r in delivered if r["timestamp"].startswith(day)}
+        assert expected and es_standin.ids(f"useractions-{day.replace('-', '.')}") == expected
+    first = delivered[0]
+    index = f"useractions-{first['timestamp'][:10].replace('-', '.')}"
+    assert es_standin.pipeline_of(index, str(first["action_id"])) == "harvester-useractions"
+    assert es_standin.doc_requests == 0
+
+
+def test_secrets_never_appear_in_replay_output(archive, cli_run, monkeypatch):
+    from tests.conftest import free_port
+
+    secrets = ["Es-Pa55word-x9", "Aws-Secret-Key-x9"]
+    monkeypatch.setenv("ES_USER", "elastic")
+    monkeypatch.setenv("ES_PASSWORD", secrets[0])
+    monkeypatch.setenv("ES_HOST", f"http://elastic:{secrets[0]}@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secrets[1])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HARVEST_RETRY_ATTEMPTS", "1")
+    runs = [cli_run("--log-level", "debug", "replay", f"dir:{archive}", "-o", "es"),
+            cli_run("--log-level", "debug", "replay", "s3://lake/harvest/"),
+            cli_run("--log-level", "debug", "replay", f"dir:{archive}", "-o", "s3://lake/copy/")]
+    assert [r.exit_code for r in runs] == [1, 1, 1]
+    for r in runs:
+        for secret in secrets:
+            assert secret not in r.stdout and secret not in r.stderr
