@@ -158,3 +158,16 @@ def test_archive_keeps_what_was_indexed(cli_run, zoom_standin, loaded, tmp_path)
                 archived[dataset].add(doc.get("uuid") if dataset == "zoom_meetings" else doc["session_id"])
     assert archived["zoom_meetings"] == loaded.ids("zoom-meetings-*")
     assert archived["zoom_sessions"] == loaded.ids("zoom-sessions-*")
+
+
+def test_report_fallback_documents_index_cleanly(cli_run, zoom_standin, loaded):
+    seed(zoom_standin)
+    zoom_standin.dashboard, zoom_standin.dashboard_error = False, "scope"
+
+    result = cli_run("zoom", "--date", day(1))
+
+    assert result.exit_code == 0, result.stderr
+    meetings = loaded.docs("zoom-meetings-*")
+    assert len(meetings) == 2 and {m["source"] for m in meetings.values()} == {"report"}
+    assert all(m["duration"] == 75 * 60 + 30 for m in meetings.values())  # from start/end, not minutes
+    assert len(loaded.ids("zoom-sessions-*")) == 3 + 1
