@@ -18,7 +18,8 @@ from harvester.config import env, mask, secret_values
 Check = tuple[str, str, str]  # (service, status, detail)
 
 # Modules that contribute checks through a `doctor_check()` function returning [Check, ...].
-PLUGINS = ("harvester.sinks.elasticsearch", "harvester.sources.zoom", "harvester.sources.mediaconvert")
+PLUGINS = ("harvester.sinks.elasticsearch", "harvester.sources.zoom", "harvester.sources.mediaconvert",
+           "harvester.sinks.archive")
 
 
 def _run(name: str, fn: Callable[[], str]) -> Check:
