@@ -214,6 +214,15 @@ def technical_times(doc: Any) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+def _plus_ms(start: datetime, ms: int | None) -> datetime | None:
+    if not ms or ms < 0:
+        return None
+    try:
+        return start + timedelta(milliseconds=ms)
+    except OverflowError:  # a garbage duration must not fail the episode
+        return None
+
+
 def _ms(a: datetime | None, b: datetime | None) -> int | None:
     if a is None or b is None or b < a:
         return None
@@ -235,10 +244,7 @@ def episode_document(mpid: str, result: dict, *, workflows: list[dict], technica
         if tech_start is not None:
             live_start, live_end, live_stream = tech_start, tech_end, True
         else:
-            duration = fields.get("duration")
-            live_start = start
-            live_end = start + timedelta(milliseconds=duration) if duration else None
-            live_stream = False
+            live_start, live_end, live_stream = start, _plus_ms(start, fields.get("duration")), False
     available = find_operation(workflows, "retract-element") or find_operation(workflows, "publish-engage")
     available_at = (available.completed or available.started) if available else None
     doc: dict[str, Any] = {

@@ -159,3 +159,15 @@ def test_credentials_never_appear_in_errors(es_standin, monkeypatch):  # noqa: F
     assert "401" in str(err.value) and "Sup3r-Secret-Pw" not in str(err.value)
     auth = es_standin.requests[0].headers["Authorization"]
     assert auth.startswith("Basic ")
+
+
+def test_an_elasticsearch_9_server_takes_the_same_writes(monkeypatch):
+    from tests.standins.elasticsearch import ElasticsearchStandIn
+
+    with ElasticsearchStandIn(major=9) as es9:
+        monkeypatch.setenv("ES_HOST", es9.url)
+        with open_es_sink(EPISODES, {}) as sink:
+            sink.write([{"mpid": "a"}, {"mpid": "b"}])
+        assert es9.ids("episodes") == {"a", "b"}
+        accept = es9.requests[0].headers["Accept"]
+        assert "compatible-with=8" in accept
