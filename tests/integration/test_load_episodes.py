@@ -277,3 +277,11 @@ def test_original_spellings_are_accepted(cli_run, env):
     result = cli_run("load_episodes", "--mpid", "a", "--es_host", es.url, "--target_index", "eps", "-w", "0")
     assert result.exit_code == 0, result.stderr
     assert es.ids("eps") == {"a"}
+
+
+def test_a_second_concurrent_run_is_skipped(cli_run, env):
+    from harvester.state.lock import run_lock
+
+    with run_lock("load-episodes", None):
+        result = load(cli_run, "--mpid", "a")
+    assert result.exit_code == 3
