@@ -85,3 +85,23 @@ def test_a_rejected_template_fails_the_run(cli_run, es_standin, tmp_path):  # no
     result = cli_run("setup", "load-index-templates", "--templates-dir", str(tmp_path / "t"))
     assert result.exit_code == 1
     assert "HTTP 400" in result.stderr and "index template old" in result.stderr
+
+
+def test_secrets_never_appear_even_at_debug(cli_run, es_standin, monkeypatch):  # noqa: F811
+    from tests.standins.elasticsearch import error_response
+
+    monkeypatch.setenv("ES_USER", "elastic")
+    monkeypatch.setenv("ES_PASSWORD", "Pw-Setup-Secret-1")
+    es_standin.inject(lambda r: error_response(401, "security_exception", "unable to authenticate"),
+                      times=None)
+    result = cli_run("--log-level", "debug", "setup", "load-index-templates")
+    assert result.exit_code == 1
+    assert "credentials refused" in result.stderr
+    assert "Pw-Setup-Secret-1" not in result.stderr + result.stdout
+    monkeypatch.delenv("ES_USER")
+    monkeypatch.delenv("ES_PASSWORD")
+    monkeypatch.setenv("ES_API_KEY", "QXBpLUtleS1TZWNyZXQtMg==")
+    result = cli_run("--log-level", "debug", "setup", "load-index-templates")
+    assert result.exit_code == 1
+    assert "QXBpLUtleS1TZWNyZXQtMg==" not in result.stderr + result.stdout
+    assert es_standin.requests[-1].headers["Authorization"] == "ApiKey QXBpLUtleS1TZWNyZXQtMg=="
