@@ -23,12 +23,12 @@ import click
 from harvester.cli import HarvestGroup
 from harvester.config import EnvOption, env
 from harvester.errors import HarvestError, ServiceError
+from harvester.resources import resource
 
 log = logging.getLogger("harvester.dev")
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker" / "docker-compose.yml"
-SAVED_OBJECTS = ROOT / "kibana" / "harvester.ndjson"
+COMPOSE_FILE = resource("docker/docker-compose.yml")
+SAVED_OBJECTS = resource("kibana/harvester.ndjson")
 PROJECT = "harvester"
 POLL_INTERVAL = 2.0
 

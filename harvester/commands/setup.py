@@ -23,13 +23,14 @@ import click
 
 from harvester.cli import HarvestGroup
 from harvester.config import EnvOption
+from harvester.resources import resource
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 log = logging.getLogger("harvester.setup")
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
+TEMPLATES_DIR = resource("index_templates")
 
 
 @dataclass(frozen=True)
