@@ -28,13 +28,12 @@ WORKDIR /opt/harvester
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-COPY pyproject.toml README.md ./
-COPY harvester ./harvester
-RUN pip install --no-deps . && rm -rf build harvester.egg-info
-
-# Elasticsearch index templates and pipelines, for
+# The build context is what .dockerignore lets through: the package, its data files (index
+# templates, pipelines, Kibana objects) and nothing local (.env, state, tests, .git).
+COPY . ./
+RUN pip install --no-deps . && rm -rf build ./*.egg-info
+# Index templates and pipelines stay in /opt/harvester/index_templates, for
 #   harvest setup load-index-templates --templates-dir /opt/harvester/index_templates
-COPY index_templates ./index_templates
 
 USER harvester
 WORKDIR /var/lib/harvester
