@@ -9,6 +9,7 @@ passes the same redaction list as the logs, so the output can be pasted into a t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,6 +20,8 @@ import click
 
 from harvester.cli import HarvestCommand
 from harvester.config import SETTINGS, SETTINGS_BY_NAME, Setting, is_secret, mask, secret_values
+
+log = logging.getLogger("harvester.config")
 
 #: Settings that commands also read under a second name (the original tool's, or the SDK's).
 FALLBACKS: dict[str, tuple[str, ...]] = {
@@ -122,6 +125,24 @@ def root_options(ctx: click.Context) -> dict[str, tuple[str, str]]:
     return out
 
 
+def load_command_settings(ctx: click.Context) -> None:
+    """Import every command so that settings a command module registers itself are listed too.
+
+    Command modules keep heavy imports inside their functions, so this stays cheap; a module
+    that cannot be imported only loses its own settings from the list, with a warning.
+    """
+    root = ctx.find_root()
+    group = root.command
+    if not isinstance(group, click.Group):
+        return
+    for name in group.list_commands(root):
+        try:
+            group.get_command(root, name)
+        except Exception as exc:  # a broken command must not hide the configuration
+            log.warning("command %s could not be loaded (%s: %s); its own settings are not listed",
+                        name, type(exc).__name__, exc)
+
+
 def _redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
@@ -190,6 +211,7 @@ def config_cmd(ctx: click.Context, fmt: str, only_set: bool, names: tuple[str, .
     loaded = (ctx.obj or {}).get("env")
     from_files: dict[str, Path] = dict(getattr(loaded, "from_files", {}) or {})
     files: list[Path] = list(getattr(loaded, "files", []) or [])
+    load_command_settings(ctx)
     selected: list[Setting] = list(SETTINGS)
     if names:
         wanted = [n.upper() for n in names]

@@ -184,3 +184,27 @@ def test_resolve_precedence_and_fallbacks():
 ])
 def test_unused_names(names, expected):
     assert unused_names({n: Path(".env") for n in names}) == expected
+
+
+def test_settings_a_command_registers_are_listed_and_a_broken_command_is_only_a_warning(
+        cli_run, monkeypatch, tmp_path):
+    from harvester.cli import cli
+
+    (tmp_path / "ops_extra_cmd.py").write_text(
+        "import click\n"
+        "from harvester.config import Setting, register_settings\n"
+        "register_settings([Setting('EXTRA_JOB_URL', 'an extra job', 'https://x.example.edu',"
+        " False, 'extra')])\n"
+        "extra = click.Command('extra')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.lazy, "extra", ("ops_extra_cmd:extra", "an extra job"))
+    monkeypatch.setitem(cli.lazy, "broken", ("ops_no_such_module:broken", "cannot be imported"))
+    try:
+        result = cli_run("config", "--format", "json")
+        rows = settings_of(result)
+        assert rows["EXTRA_JOB_URL"]["value"] == "https://x.example.edu"
+        assert "command broken could not be loaded" in result.stderr
+    finally:
+        cli.commands.pop("extra", None)
+        SETTINGS[:] = [s for s in SETTINGS if s.name != "EXTRA_JOB_URL"]
+        SETTINGS_BY_NAME.pop("EXTRA_JOB_URL", None)
