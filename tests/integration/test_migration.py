@@ -23,7 +23,9 @@ import boto3
 import pytest
 
 from tests.conftest import ROOT, SHARED
+from tests.integration.test_load_episodes import YESTERDAY, AdminStandIn, seed_actions
 from tests.integration.test_useractions import drain
+from tests.standins.elasticsearch import es_standin  # noqa: F401
 from tests.standins.opencast import OpencastStandIn
 from tests.unit.test_ops_deploy import resolve_argv
 
@@ -250,6 +252,34 @@ def test_every_original_cron_line_parses_against_the_new_cli(node, monkeypatch):
     assert ctx.params["engage_host"] == "engage.example.edu" and ctx.params["output"] == "-"
     _, ctx = resolve_argv(["zoom", "--es_host", "localhost:9200", "--key", "k", "--secret", "s"])
     assert ctx.params["es_host"] == "localhost:9200"
+
+
+def test_original_daily_lines_load_templates_and_episodes(tmp_path, es_standin, monkeypatch):  # noqa: F811
+    """`setup load_index_templates`, then `load_episodes`, as the original node ran them."""
+    monkeypatch.delenv("ES_HOST")  # the .env says where Elasticsearch is
+    opencast = AdminStandIn()  # engage and admin endpoints on one stand-in
+    opencast.start()
+    try:
+        home = tmp_path / "harvester"
+        home.mkdir()
+        shutil.copy2(ROOT / "harvest.py", home / "harvest.py")
+        (home / ".env").write_text(original_env(opencast, es_host=es_standin.url))
+        opencast.add_episode("mp-0", title="Lecture 1", series="20260112345", seriestitle="CSCI E-50",
+                             start="2026-11-01T14:00:00Z")
+        seed_actions(es_standin, ["mp-0", "mp-unknown"], day=YESTERDAY)
+
+        result = run_cron(home, "templates")
+        assert result.returncode == 0, result.stderr
+        assert any(name.startswith("useractions") for name in es_standin.templates)
+        result = run_cron(home, "load_episodes")
+        assert result.returncode == 0, result.stderr
+        assert es_standin.ids("episodes") == {"mp-0"}
+        episode = es_standin.doc("episodes", "mp-0")
+        assert (episode["title"], episode["course"], episode["series"]) == ("Lecture 1", "CSCI E-50",
+                                                                          "20260112345")
+        assert "2 mediapackage(s), 1 episode(s) delivered, 1 skipped" in result.stderr
+    finally:
+        opencast.stop()
 
 
 def test_zoom_with_the_original_jwt_credentials_says_what_to_add(node):
