@@ -27,6 +27,7 @@ from tests.integration.test_load_episodes import YESTERDAY, AdminStandIn, seed_a
 from tests.integration.test_useractions import drain
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 from tests.standins.opencast import OpencastStandIn
+from tests.standins.zoom import zoom_standin_fixture  # noqa: F401
 from tests.unit.test_ops_deploy import resolve_argv
 
 #: The original node's cron.d commands, as its deployment recipe wrote them.
@@ -288,6 +289,30 @@ def test_zoom_with_the_original_jwt_credentials_says_what_to_add(node):
     assert result.returncode == 2
     assert "--account-id" in result.stderr and "ZOOM_ACCOUNT_ID" in result.stderr
     assert "original-zoom-secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_zoom_with_the_original_names_and_the_account_id_added(tmp_path, es_standin, zoom_standin,  # noqa: F811
+                                                              monkeypatch):
+    """The original ZOOM_KEY/ZOOM_SECRET names carry the new app's credentials; ZOOM_ACCOUNT_ID is added."""
+    for name in ("ES_HOST", "ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"):
+        monkeypatch.delenv(name)  # all of these come from the .env
+    opencast = OpencastStandIn()
+    home = tmp_path / "harvester"
+    home.mkdir()
+    shutil.copy2(ROOT / "harvest.py", home / "harvest.py")
+    text = original_env(opencast, es_host=es_standin.url)
+    text = text.replace("ZOOM_KEY=original-zoom-key", f"ZOOM_KEY={zoom_standin.client_id}")
+    text = text.replace("ZOOM_SECRET=original-zoom-secret", f"ZOOM_SECRET={zoom_standin.client_secret}")
+    (home / ".env").write_text(text + f"ZOOM_ACCOUNT_ID={zoom_standin.account_id}\n")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    meeting = zoom_standin.add_meeting(yesterday, 2)
+
+    assert run_cron(home, "templates").returncode == 0
+    result = run_cron(home, "zoom")
+    assert result.returncode == 0, result.stderr
+    assert es_standin.ids(f"zoom-meetings-{yesterday.replace('-', '.')}") == {meeting.uuid}
+    assert len(es_standin.ids("zoom-sessions-*")) == 2
+    assert zoom_standin.client_secret not in result.stderr
 
 
 def test_config_shows_the_original_env_file_as_the_source(node):
