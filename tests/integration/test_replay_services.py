@@ -16,8 +16,8 @@ from harvester.sinks.archive import ArchiveSink, LocalStore, open_store
 from harvester.sinks.jsonlines import dumps
 from harvester.timeutil import format_compact
 from tests.standins.elasticsearch import es_standin  # noqa: F401
-from tests.standins.opencast import OpencastStandIn
-from tests.standins.sqs import SqsStandIn
+from tests.standins.opencast import oc  # noqa: F401
+from tests.standins.sqs import SqsStandIn, drain_bodies
 
 
 def actions(first: int, n: int, day: str = "2026-11-23") -> list[dict]:
@@ -25,20 +25,6 @@ def actions(first: int, n: int, day: str = "2026-11-23") -> list[dict]:
              "session_id": "s", "huid": str(i), "useragent": "Mozilla/5.0", "ip": "10.0.0.1", "is_live": 0,
              "action": {"type": "PLAY", "inpoint": i, "outpoint": i + 1, "length": 1, "is_playing": True},
              "episode": None} for i in range(first, first + n)]
-
-
-def drain(queue: str) -> list[str]:
-    """Every message body of a moto queue (deleted as read)."""
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    out = []
-    while True:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        out.extend(m["Body"] for m in msgs)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
 
 
 @pytest.fixture
@@ -56,7 +42,7 @@ def test_replay_into_moto_sqs_delivers_identical_bodies(aws, archive, cli_run):
     boto3.client("sqs").create_queue(QueueName="refill")
     result = cli_run("replay", f"dir:{archive}", "--date", "2026-11-23", "-o", "sqs", "-q", "refill")
     assert result.exit_code == 0, result.stderr
-    bodies = drain("refill")
+    bodies = drain_bodies("refill")
     assert sorted(bodies) == sorted(dumps(r) for r in actions(1, 45))
 
 
@@ -164,21 +150,16 @@ WINDOW = ["--start", format_compact(START), "--end", format_compact(END), "-w", 
 
 
 @pytest.fixture
-def oc(monkeypatch):
-    server = OpencastStandIn()
-    server.start()
-    monkeypatch.setenv("MATTERHORN_ENGAGE_HOST", server.url)
-    monkeypatch.setenv("MATTERHORN_REST_USER", server.user)
-    monkeypatch.setenv("MATTERHORN_REST_PASS", server.password)
+def seeded(oc):
+    server = oc
     for i in range(60):
         server.add_action(i + 1, f"mp-{i % 4}", START + timedelta(seconds=30 + i * 110), user=str(20000 + i))
     for m in range(3):
         server.add_episode(f"mp-{m}", title=f"Lecture {m}", series="20260112345")
-    yield server
-    server.stop()
+    return server
 
 
-def test_replay_of_a_day_equals_what_the_harvest_delivered(oc, cli_run, tmp_path):
+def test_replay_of_a_day_equals_what_the_harvest_delivered(seeded, cli_run, tmp_path):
     out = tmp_path / "delivered.jsonl"
     harvest = cli_run("useractions", *WINDOW, "-o", str(out), "--archive", f"dir:{tmp_path / 'arch'}")
     assert harvest.exit_code == 0, harvest.stderr
@@ -196,26 +177,26 @@ def test_replay_of_a_day_equals_what_the_harvest_delivered(oc, cli_run, tmp_path
         assert len(replay.stdout.splitlines()) == len(expected)
 
 
-def test_harvest_to_sqs_with_s3_archive_then_refill_another_queue(oc, aws, cli_run):
+def test_harvest_to_sqs_with_s3_archive_then_refill_another_queue(seeded, aws, cli_run):
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="actions")
     sqs.create_queue(QueueName="refill")
     boto3.client("s3").create_bucket(Bucket="lake")
     harvest = cli_run("useractions", *WINDOW, "-q", "actions", "--archive", "s3://lake/harvest/")
     assert harvest.exit_code == 0, harvest.stderr
-    original = drain("actions")
+    original = drain_bodies("actions")
     assert len(original) == 60
 
     replay = cli_run("replay", "s3://lake/harvest/", "--dataset", "useractions", "--from", "2026-11-23",
                      "--to", "2026-11-24", "-o", "sqs", "-q", "refill")
     assert replay.exit_code == 0, replay.stderr
-    assert sorted(drain("refill")) == sorted(original)
+    assert sorted(drain_bodies("refill")) == sorted(original)
     store = open_store("s3://lake/harvest/")
     dirs, _ = store.children("harvest/useractions")
     assert dirs == ["2026-11-23", "2026-11-24"]
 
 
-def test_replayed_useractions_reach_elasticsearch_through_the_pipeline(oc, es_standin, cli_run,  # noqa: F811
+def test_replayed_useractions_reach_elasticsearch_through_the_pipeline(seeded, es_standin, cli_run,  # noqa: F811
                                                                        tmp_path):
     assert cli_run("setup", "load-index-templates").exit_code == 0
     out = tmp_path / "delivered.jsonl"

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from harvester.timeutil import format_compact
-from tests.standins.opencast import OpencastStandIn, only, server_error, slow, truncated_json
-from tests.standins.sqs import SqsStandIn
+from tests.standins.opencast import OpencastStandIn, oc, only, server_error, slow, truncated_json  # noqa: F401
+from tests.standins.sqs import SqsStandIn, drain_bodies
 
 START = datetime(2026, 11, 23, 14, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -35,32 +35,12 @@ def populate(oc: OpencastStandIn, n: int = 45, mpids: int = 5, first_id: int = 1
 
 
 @pytest.fixture
-def oc():
-    server = OpencastStandIn()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def env(oc, monkeypatch):
-    monkeypatch.setenv("MATTERHORN_ENGAGE_HOST", oc.url)
-    monkeypatch.setenv("MATTERHORN_REST_USER", oc.user)
-    monkeypatch.setenv("MATTERHORN_REST_PASS", oc.password)
     return monkeypatch
 
 
 def drain(queue: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    out = []
-    while True:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        out.extend(json.loads(m["Body"]) for m in msgs)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+    return [json.loads(body) for body in drain_bodies(queue)]
 
 
 def read_lines(path) -> list[dict]:

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.test_useractions import END, WINDOW, populate
 from tests.standins.elasticsearch import es_standin  # noqa: F401 (fixture)
-from tests.standins.opencast import OpencastStandIn
-
-
-@pytest.fixture
-def oc(monkeypatch):
-    server = OpencastStandIn()
-    server.start()
-    monkeypatch.setenv("MATTERHORN_ENGAGE_HOST", server.url)
-    monkeypatch.setenv("MATTERHORN_REST_USER", server.user)
-    monkeypatch.setenv("MATTERHORN_REST_PASS", server.password)
-    yield server
-    server.stop()
+from tests.standins.opencast import oc  # noqa: F401
 
 
 def test_actions_are_indexed_by_day_with_their_id(cli_run, oc, es_standin):

@@ -10,21 +10,12 @@ import sys
 import time
 from datetime import timedelta
 
-import pytest
 from werkzeug.wrappers import Request, Response
 
 from tests.conftest import ROOT, free_port
 from tests.integration.test_useractions import END, START, WINDOW, populate, read_lines
 from tests.standins.base import StandIn
-from tests.standins.opencast import OpencastStandIn
-
-
-@pytest.fixture
-def oc():
-    server = OpencastStandIn()
-    server.start()
-    yield server
-    server.stop()
+from tests.standins.opencast import OpencastStandIn, oc  # noqa: F401
 
 
 def harvest(args: list[str], env: dict, **kwargs) -> subprocess.Popen:

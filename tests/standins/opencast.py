@@ -250,9 +250,13 @@ def only(path: str):
 
 
 @pytest.fixture
-def opencast():
+def oc(monkeypatch):
+    """A running Opencast stand-in, with the MATTERHORN_* settings pointing at it."""
     server = OpencastStandIn()
     server.start()
+    monkeypatch.setenv("MATTERHORN_ENGAGE_HOST", server.url)
+    monkeypatch.setenv("MATTERHORN_REST_USER", server.user)
+    monkeypatch.setenv("MATTERHORN_REST_PASS", server.password)
     yield server
     server.stop()
 

@@ -125,3 +125,19 @@ class SqsStandIn(StandIn):
 
     def bodies(self, name: str) -> list[dict]:
         return [json.loads(e["MessageBody"]) for e in self.queues.get(name, [])]
+
+
+def drain_bodies(queue: str) -> list[str]:
+    """Every message body of a queue reached through boto3 (moto in tests), deleted as read."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    out: list[str] = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        out.extend(m["Body"] for m in msgs)
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
