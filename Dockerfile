@@ -22,18 +22,17 @@ RUN groupadd --system --gid 10001 harvester \
  && useradd --system --uid 10001 --gid harvester --home-dir /var/lib/harvester --create-home \
       --shell /usr/sbin/nologin harvester
 
-WORKDIR /opt/harvester
+WORKDIR /usr/src/harvester
 
 # Pinned runtime dependencies first: this layer is reused while only the code changes.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 # The build context is what .dockerignore lets through: the package, its data files (index
-# templates, pipelines, Kibana objects) and nothing local (.env, state, tests, .git).
+# templates, pipelines, Kibana objects, installed under /usr/local/share/harvester where
+# `harvest setup load-index-templates` finds them) and nothing local (.env, state, tests, .git).
 COPY . ./
-RUN pip install --no-deps . && rm -rf build ./*.egg-info
-# Index templates and pipelines stay in /opt/harvester/index_templates, for
-#   harvest setup load-index-templates --templates-dir /opt/harvester/index_templates
+RUN pip install --no-deps . && cd / && rm -rf /usr/src/harvester
 
 USER harvester
 WORKDIR /var/lib/harvester
