@@ -1,0 +1,94 @@
+"""The embedded engine: DuckDB in-process, reading the files itself, in parallel.
+
+DuckDB's CSV reader, told that a whole line is one column, streams plain and gzipped files
+and hands lines to the shared SQL (harvester/aggregate/sql.py). Parsed lines are kept in a
+temporary on-disk database with a memory limit, so memory stays bounded however large the
+input; lines that are not valid UTF-8 are rejected by the reader and counted as unparsable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+
+from harvester.aggregate import sql
+from harvester.aggregate.result import Aggregation, Counters
+
+log = logging.getLogger("harvester.logs")
+
+MAX_LINE_BYTES = 8 * 1024 * 1024
+READ_OPTIONS = (
+    "columns={'line': 'VARCHAR'}, delim='\\0', quote='', escape='', header=false, auto_detect=false, "
+    "new_line='\\n', strict_mode=false, ignore_errors=true, store_rejects=true, "
+    f"max_line_size={MAX_LINE_BYTES}"
+)
+REJECT_REASONS = {"INVALID ENCODING": "not-utf8", "INVALID UNICODE": "not-utf8",
+                  "LINE SIZE OVER MAXIMUM": "line-too-long"}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBAggregation(Aggregation):
+    def __init__(self, con, workdir: str, by: str, counters: Counters):
+        self.con, self.workdir, self.by, self.counters = con, workdir, by, counters
+        self.query = sql.streams_sql() if by == "stream" else sql.videos_sql()
+
+    def batches(self, size: int = 1000) -> Iterator[list[dict]]:
+        cur = self.con.cursor()
+        cur.execute(self.query)
+        cols = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(size):
+            yield [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def write_parquet(self, path: str) -> None:
+        self.con.execute(f"COPY ({self.query}) TO {_quote(path)} (FORMAT parquet, COMPRESSION zstd)")
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "1GB",
+              threads: int | None = None) -> DuckDBAggregation:
+    """Parse and aggregate local files (plain or .gz) with DuckDB."""
+    import duckdb
+
+    workdir = tempfile.mkdtemp(prefix="harvest-logs-")
+    con = duckdb.connect(os.path.join(workdir, "aggregate.duckdb"))
+    try:
+        con.execute(f"SET memory_limit = {_quote(memory_limit)}")
+        con.execute(f"SET temp_directory = {_quote(os.path.join(workdir, 'spill'))}")
+        con.execute("SET preserve_insertion_order = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        counters = Counters()
+        if paths:
+            source = f"read_csv($files, {READ_OPTIONS})"
+            con.execute(f"CREATE TABLE parsed AS {sql.parse_sql(sql.DUCKDB, source)}", {"files": list(paths)})
+            for error_type, n in con.execute(
+                    "SELECT error_type, count(*) FROM reject_errors GROUP BY error_type").fetchall():
+                reason = REJECT_REASONS.get(str(error_type).upper(), "unreadable")
+                counters.unparsable[reason] = counters.unparsable.get(reason, 0) + int(n)
+        else:
+            nothing = sql.parse_sql(sql.DUCKDB, "(SELECT NULL::VARCHAR AS line)")
+            con.execute(f"CREATE TABLE parsed AS SELECT * FROM ({nothing})")
+        counters.add_rows(con.execute(sql.counters_sql()).fetchall())
+        con.execute(f"CREATE TABLE streams_base AS {sql.streams_base_sql(sql.DUCKDB)}")
+        con.execute("DROP TABLE parsed")
+        counters.streams = con.execute("SELECT count(*) FROM streams_base").fetchone()[0]
+        if by == "video":
+            counters.videos = con.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT media_id, substr(first_tsk, 1, 10) FROM streams_base)"
+            ).fetchone()[0]
+    except BaseException:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return DuckDBAggregation(con, workdir, by, counters)

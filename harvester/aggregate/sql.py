@@ -1,0 +1,381 @@
+"""The player-log aggregation, written once as SQL that DuckDB and Spark SQL both run.
+
+Every step (parsing a line, keying an event, summarising a stream, rolling streams up per
+video) lives in the queries below; an engine only provides a table `raw_lines(line)` and
+runs them. The few spellings the two dialects do not share (epoch milliseconds, 1-based list
+lookup, the regex back-reference) are rendered from `Dialect`, so the logic cannot drift
+between engines. Everything is computed in integer milliseconds and formatted with string
+operations, which keeps results bit-identical across engines (a test checks this).
+
+Parsing mirrors `harvester.sources.playerlogs.parse_line` (the reference parser; a test
+checks that both agree on the real sample and on generated lines). For speed, a field is
+read with one regex anchored on ` key=`; only lines where a quoted value itself contains
+` word=` (SUSPICIOUS) are tokenized fully, which gives the same answer as tokenizing always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harvester.sources import playerlogs as pl
+
+# Regular expressions shared by RE2 (DuckDB) and java.util.regex (Spark). `(?s)` makes `.`
+# match every character in both (Java's `.` would skip U+2028 and friends, RE2's only a
+# line feed, which a line never contains); `\z` is the true end of text in both.
+VALUE = r'("(?:[^"\\]|\\.)*"|[^ ]*)'
+TOKEN = r"(?s)(?:^| )([A-Za-z0-9_-]+)=" + VALUE
+ANY_FIELD = r"(?:^| )[A-Za-z0-9_-]+="
+SUSPICIOUS = r'="(?:[^"\\]|\\.)*? [A-Za-z0-9_-]+='
+TIMESTAMP = (r"^([1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) "
+             r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.,][0-9]+)?)(?: |\z)")
+BLANK = r"^[ \t]*\z"
+UNESCAPE = r"(?s)\\(.)"
+DIGITS = r"^[0-9]{1,18}\z"
+NUMBER = r"^-?[0-9]{1,15}(?:\.[0-9]{1,9})?\z"
+
+# column -> log key: read on every line (the stream key, the event type, bad-data check) ...
+CORE_FIELDS: dict[str, str] = {
+    "tracking_id": "x_tracking_id", "tpmid": "x_tpmid", "etype": "event_type",
+    "buf_raw": "x_buffering_length",
+}
+# ... read only on the event types that use them ...
+TYPED_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "loc_raw": ("x_video_location", ("MediaStarted", "MediaEnded", "MediaCompleted", "MediaBufferingStart",
+                                     "MediaBufferingEnd")),
+    "x_auto": ("x_auto", ("MediaBufferingEnd",)),
+    "after_seek": ("x_after_seek", ("MediaBufferingEnd",)),
+}
+# ... and read once per stream, from the first line of the stream that has a value.
+META_FIELDS: dict[str, str] = {
+    "media_id": "x_tpmid", "title": "x_episode_title", "program": "x_program_title", "producer": "x_producer",
+    "session_id": "x_session_id", "client_id": "x_client_id", "user_agent": "x_useragent",
+    "video_length": "x_video_length", "component": "component",
+}
+START_EVENTS = ("MediaStarted", "MediaInitialBufferStart")
+END_EVENTS = ("MediaEnded", "MediaCompleted")
+#: per-type event counters in the stream summary (beyond Agora's)
+TYPE_COUNTS = {
+    "started_events": "MediaStarted", "ended_events": "MediaEnded", "completed_events": "MediaCompleted",
+    "failed_events": "MediaFailed", "initial_buffer_start_events": "MediaInitialBufferStart",
+    "initial_buffer_end_events": "MediaInitialBufferEnd", "buffering_end_events": "MediaBufferingEnd",
+}
+KNOWN_TYPES = (*pl.EVENT_TYPES,)
+
+assert pl.STREAM_KEY_MIN_LENGTH == 30
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What DuckDB and Spark SQL spell differently; nothing else."""
+
+    name: str
+    epoch_ms: str  # format string with {ts}
+    backref: str  # regex replacement back-reference to group 1
+    replace_flags: str  # extra regexp_replace argument ("" or ", 'g')
+    matches: str  # boolean "does the regex match anywhere" function
+    dot_all: str  # flag making `.` match any character ("" where that is already so for our input)
+
+    def lookup(self, keys: str, values: str, key: str) -> str:
+        """The value for the first `key` in parallel lists `keys`/`values`, else NULL."""
+        if self.name == "duckdb":
+            return f"{values}[list_position({keys}, {lit(key)})]"
+        pos = f"array_position({keys}, {lit(key)})"
+        return f"(CASE WHEN {pos} > 0 THEN {values}[{pos} - 1] END)"
+
+
+DUCKDB = Dialect("duckdb", "epoch_ms({ts})", r"\1", ", 'g'", "regexp_matches", "")
+# Spark runs with spark.sql.parser.escapedStringLiterals=true so literals read like DuckDB's.
+SPARK = Dialect("spark", "unix_millis({ts})", "$1", "", "regexp_like", "(?s)")
+
+
+def lit(text: str) -> str:
+    """A SQL string literal both dialects read the same way (no quotes, no trailing backslash)."""
+    if "'" in text or text.endswith("\\"):
+        raise ValueError(f"literal not portable: {text!r}")
+    return f"'{text}'"
+
+
+def _in(col: str, values: tuple[str, ...]) -> str:
+    return f"{col} IN ({', '.join(lit(v) for v in values)})"
+
+
+def _unquote(d: Dialect, raw: str) -> str:
+    inner = f"substr({raw}, 2, length({raw}) - 2)"
+    return (f"CASE WHEN {raw} LIKE '\"%\"' THEN (CASE WHEN instr({raw}, chr(92)) > 0 THEN "
+            f"regexp_replace({inner}, {lit(UNESCAPE)}, {lit(d.backref)}{d.replace_flags}) ELSE {inner} END) "
+            f"ELSE {raw} END")
+
+
+def _raw_field(d: Dialect, key: str, line: str = "line", sus: str = "sus", tok_k: str = "tok_k",
+               tok_v: str = "tok_v") -> str:
+    anchored = d.dot_all + " " + key + "=" + VALUE
+    return (f"(CASE WHEN {sus} THEN {d.lookup(tok_k, tok_v, key)} "
+            f"ELSE regexp_extract({line}, {lit(anchored)}, 1) END)")
+
+
+def fields_sql(d: Dialect, source: str, keep: str, line: str, fields: dict[str, str]) -> str:
+    """A subquery reading `fields` (column -> key) from column `line` of `source`, keeping `keep`.
+
+    Used where few rows need many fields (the first line of each stream); built in layers so
+    that each regex runs once per row.
+    """
+    raw = ",\n      ".join(f"{_raw_field(d, key, line)} AS {col}" for col, key in fields.items())
+    unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in fields)
+    return f"""(
+  SELECT {keep},
+    {unq}
+  FROM (
+    SELECT {keep},
+      {raw}
+    FROM (
+      SELECT {keep}, {line}, sus,
+        CASE WHEN sus THEN regexp_extract_all({line}, {lit(TOKEN)}, 1) END AS tok_k,
+        CASE WHEN sus THEN regexp_extract_all({line}, {lit(TOKEN)}, 2) END AS tok_v
+      FROM (SELECT {keep}, {line}, {d.matches}({line}, {lit(SUSPICIOUS)}) AS sus FROM {source}) s0
+    ) s1
+  ) s2
+)"""
+
+
+def _guarded(d: Dialect, key: str, condition: str) -> str:
+    return f"CASE WHEN {condition} THEN {_raw_field(d, key)} END"
+
+
+def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
+    """Every non-blank line -> one row: status, reason, and the fields an event needs.
+
+    status is one of: unparsable (reason says why), keyless, bad-data, event. Event rows keep
+    their line, from which the stream's descriptive fields are read once per stream.
+    """
+    core = ",\n    ".join(
+        _guarded(d, key, f"instr(line, {lit(' ' + key + '=')}) > 0") + f" AS {col}"
+        for col, key in CORE_FIELDS.items())
+    core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in CORE_FIELDS)
+    typed = ",\n    ".join(f"{_guarded(d, key, _in('etype', types))} AS {col}"
+                           for col, (key, types) in TYPED_FIELDS.items())
+    typed_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in TYPED_FIELDS)
+    return f"""
+WITH lines AS (
+  SELECT line,
+    regexp_extract(line, {lit(TIMESTAMP)}, 1) AS ts_raw,
+    {d.matches}(line, {lit(SUSPICIOUS)}) AS sus
+  FROM {source}
+  WHERE line IS NOT NULL AND NOT {d.matches}(line, {lit(BLANK)})
+), toks AS (
+  SELECT line, ts_raw, sus,
+    CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN)}, 1) END AS tok_k,
+    CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN)}, 2) END AS tok_v,
+    substr(ts_raw, 1, 19) || '.' || rpad(substr(ts_raw, 21, 3), 3, '0') AS tsk
+  FROM lines
+), stamped AS (
+  SELECT *, {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms FROM toks
+), raw_core AS (
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
+    CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 THEN 'not-utf8'
+         WHEN ts_raw = '' THEN 'no-timestamp'
+         WHEN ts_ms IS NULL THEN 'bad-timestamp'
+         WHEN NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END AS reason,
+    {core}
+  FROM stamped
+), cored AS (
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason,
+    {core_unq}
+  FROM raw_core
+), classified AS (
+  SELECT *,
+    CASE WHEN reason IS NOT NULL THEN 'unparsable'
+         WHEN tracking_id IS NULL OR tpmid IS NULL THEN 'keyless'
+         WHEN buf_raw IS NOT NULL AND NOT {d.matches}(buf_raw, {lit(DIGITS)}) THEN 'bad-data'
+         ELSE 'event' END AS status
+  FROM cored
+), raw_typed AS (
+  SELECT *,
+    {typed}
+  FROM classified
+), typed AS (
+  SELECT status, reason, line, tsk, ts_ms, tracking_id, tpmid, etype, buf_raw,
+    {typed_unq}
+  FROM raw_typed
+)
+SELECT status, reason,
+  CASE WHEN status = 'event' THEN
+    CASE WHEN length(tracking_id) < 30 THEN tracking_id || '-' || tpmid ELSE tracking_id END
+  END AS stream_key,
+  tsk, ts_ms, etype, loc_raw,
+  CASE WHEN {d.matches}(loc_raw, {lit(NUMBER)}) THEN CAST(loc_raw AS DOUBLE) END AS loc,
+  CASE WHEN {d.matches}(buf_raw, {lit(DIGITS)}) THEN CAST(buf_raw AS BIGINT) END AS buf_ms,
+  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek,
+  CASE WHEN status = 'event' THEN line END AS line
+FROM typed
+"""
+
+
+def counters_sql(parsed: str = "parsed") -> str:
+    """Line counts by status and reason (the run's closing counters)."""
+    return f"SELECT status, reason, count(*) AS n FROM {parsed} GROUP BY status, reason"
+
+
+def _first(col: str, order: str = "tsk", width: int = 23) -> str:
+    """The value of `col` on the earliest row that has one (ties: the smallest value)."""
+    return f"substr(min(CASE WHEN {col} IS NOT NULL THEN {order} || {col} END), {width + 1})"
+
+
+def streams_base_sql(d: Dialect, parsed: str = "parsed") -> str:
+    """Per-stream summaries with internal millisecond columns (play_ms, buf_ms)."""
+    starts, ends = _in("etype", START_EVENTS), _in("etype", END_EVENTS)
+    counts = ",\n    ".join(f"count_if(etype = {lit(t)}) AS {name}" for name, t in TYPE_COUNTS.items())
+    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
+    late = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
+    coalesced = ",\n  ".join(f"coalesce(m.{col}, l.{col}) AS {col}" if col != "video_length" else
+                              f"CASE WHEN {d.matches}(coalesce(m.{col}, l.{col}), {lit(NUMBER)}) "
+                              f"THEN CAST(coalesce(m.{col}, l.{col}) AS DOUBLE) END AS {col}"
+                              for col in META_FIELDS)
+    return f"""
+WITH ev AS (
+  SELECT * FROM {parsed} WHERE status = 'event'
+), d AS (
+  SELECT stream_key, ts_ms, {starts} AS is_start, {ends} AS is_end,
+    coalesce(sum(CASE WHEN {ends} THEN 1 ELSE 0 END) OVER (PARTITION BY stream_key
+      ORDER BY ts_ms, CASE WHEN {starts} THEN 0 ELSE 1 END
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg
+  FROM ev WHERE {starts} OR {ends}
+), dseg AS (
+  SELECT stream_key, seg, min(CASE WHEN is_start THEN ts_ms END) AS s,
+    max(CASE WHEN is_end THEN ts_ms END) AS e
+  FROM d GROUP BY stream_key, seg
+), dur AS (
+  SELECT stream_key, CAST(sum(CASE WHEN s IS NOT NULL AND e IS NOT NULL THEN e - s ELSE 0 END) AS BIGINT)
+    AS play_ms
+  FROM dseg GROUP BY stream_key
+), b AS (
+  SELECT stream_key, etype, ts_ms, loc_raw,
+    lag(etype) OVER w AS p_type, lag(ts_ms) OVER w AS p_ts, lag(loc_raw) OVER w AS p_loc
+  FROM ev WHERE etype IN ('MediaBufferingStart', 'MediaBufferingEnd')
+  WINDOW w AS (PARTITION BY stream_key ORDER BY ts_ms,
+               CASE WHEN etype = 'MediaBufferingStart' THEN 0 ELSE 1 END)
+), bagg AS (
+  SELECT stream_key,
+    bool_or((etype = 'MediaBufferingStart' AND p_type = 'MediaBufferingStart')
+         OR (etype = 'MediaBufferingEnd' AND (p_type IS NULL OR p_type = 'MediaBufferingEnd'
+                                              OR loc_raw IS DISTINCT FROM p_loc))) AS broken,
+    CAST(sum(CASE WHEN etype = 'MediaBufferingEnd' AND p_type = 'MediaBufferingStart'
+             THEN ts_ms - p_ts ELSE 0 END) AS BIGINT) AS buf_ms,
+    count_if(etype = 'MediaBufferingEnd' AND p_type = 'MediaBufferingStart') AS pairs
+  FROM b GROUP BY stream_key
+), agg AS (
+  SELECT stream_key,
+    min(tsk) AS first_tsk, max(tsk) AS last_tsk,
+    nullif(substr(min(tsk || coalesce(etype, '')), 24), '') AS first_event_type,
+    nullif(substr(max(tsk || coalesce(etype, '')), 24), '') AS last_event_type,
+    count(*) AS events,
+    count_if(etype = 'MediaCompleted') > 0 AS finished_playback,
+    CASE WHEN count_if({ends}) > 0 THEN false
+         WHEN count_if(etype = 'MediaStarted') > 0 THEN true END AS incomplete_stream,
+    count_if(etype = 'MediaFailed') > 0 AS failed,
+    count_if(etype = 'MediaBufferingStart') AS buffer_start_events,
+    count_if(etype = 'MediaBufferingEnd' AND NOT after_seek) AS buffering_events,
+    CAST(coalesce(sum(CASE WHEN etype = 'MediaInitialBufferEnd' THEN buf_ms END), 0) AS BIGINT)
+      AS initial_buffering_length,
+    CASE WHEN count_if(etype = 'MediaBufferingEnd' AND NOT after_seek AND x_auto = 'true') > 0 THEN true
+         WHEN count_if(etype = 'MediaBufferingEnd' AND NOT after_seek AND x_auto IS NOT NULL) > 0 THEN false
+    END AS auto_bitrate,
+    count_if(etype = 'MediaQualityChangeAuto') AS auto_bitrate_events,
+    count_if(etype = 'MediaQualityChange') AS user_bitrate_events,
+    count_if(etype = 'MediaScrub') AS scrub_events,
+    {counts},
+    count_if(etype IS NULL OR NOT {_in("etype", KNOWN_TYPES)}) AS other_events,
+    min(CASE WHEN etype = 'MediaStarted' THEN loc END) AS position_earliest_play,
+    max(CASE WHEN {ends} THEN loc END) AS position_latest_play
+  FROM ev GROUP BY stream_key
+), fl AS (
+  -- the first line of each stream (same millisecond: the smallest text)
+  SELECT e.stream_key, min(e.line) AS line
+  FROM ev e JOIN agg ON agg.stream_key = e.stream_key AND e.tsk = agg.first_tsk
+  GROUP BY e.stream_key
+), m AS (
+  SELECT * FROM {fields_sql(d, "fl", "stream_key", "line", META_FIELDS)} m0
+), lacking AS (
+  SELECT stream_key FROM m WHERE {lacking}
+), lv AS (
+  -- only for streams whose first line lacks a descriptive field: the first line that has it
+  SELECT * FROM {fields_sql(d, "(SELECT * FROM ev WHERE stream_key IN (SELECT stream_key FROM lacking))",
+                            "stream_key, tsk, line", "line", META_FIELDS)} lv0
+), l AS (
+  SELECT stream_key,
+    {late}
+  FROM lv GROUP BY stream_key
+)
+SELECT agg.*,
+  {coalesced},
+  nullif(dur.play_ms, 0) AS play_ms,
+  CASE WHEN bagg.broken OR bagg.pairs = 0 THEN NULL ELSE bagg.buf_ms END AS buf_ms
+FROM agg JOIN m ON m.stream_key = agg.stream_key
+         LEFT JOIN l ON l.stream_key = agg.stream_key
+         LEFT JOIN dur ON dur.stream_key = agg.stream_key
+         LEFT JOIN bagg ON bagg.stream_key = agg.stream_key
+"""
+
+
+def _iso(col: str) -> str:
+    return f"replace({col}, ' ', 'T') || 'Z'"
+
+
+def _secs(col: str) -> str:
+    return f"CAST({col} AS DOUBLE) / 1000"
+
+
+#: the columns of a stream summary, in output order
+STREAM_COLUMNS = (
+    "stream_id", "tracking_id", "media_id", "title", "program", "producer", "session_id", "client_id",
+    "user_agent", "video_length", "component", "earliest_time", "latest_time", "first_event_type",
+    "last_event_type", "events", "finished_playback", "incomplete_stream", "failed", "playing_duration",
+    "buffer_start_events", "buffering_events", "buffering_length", "initial_buffering_length",
+    "auto_bitrate", "auto_bitrate_events", "user_bitrate_events", "scrub_events",
+    *TYPE_COUNTS, "other_events", "position_earliest_play", "position_latest_play",
+)
+
+
+def streams_sql(base: str = "streams_base") -> str:
+    """The stream summary records, in a stable order."""
+    cols = {
+        "stream_id": "stream_key || '-' || substr(first_tsk, 1, 10)",
+        "tracking_id": "stream_key",
+        "earliest_time": _iso("first_tsk"), "latest_time": _iso("last_tsk"),
+        "playing_duration": _secs("play_ms"), "buffering_length": _secs("buf_ms"),
+    }
+    select = ",\n  ".join(f"{cols.get(c, c)} AS {c}" for c in STREAM_COLUMNS)
+    return f"SELECT\n  {select}\nFROM {base}\nORDER BY first_tsk, stream_key"
+
+
+VIDEO_COLUMNS = (
+    "video_id", "media_id", "date", "title", "program", "streams", "viewers", "events",
+    "total_playing_duration", "median_playing_duration", "completed_streams", "completion_rate",
+    "buffering_length", "buffering_ratio", "failures",
+)
+
+
+def videos_sql(base: str = "streams_base") -> str:
+    """Per media id and day (of each stream's earliest event): the `--by video` rollup."""
+    day = "substr(first_tsk, 1, 10)"
+    return f"""
+SELECT media_id || '-' || day AS video_id, media_id, day AS date, title, program, streams, viewers, events,
+  {_secs("play_ms")} AS total_playing_duration, median_ms / 1000 AS median_playing_duration,
+  completed_streams, CAST(completed_streams AS DOUBLE) / streams AS completion_rate,
+  {_secs("buf_ms")} AS buffering_length,
+  CASE WHEN coalesce(buf_ms, 0) + coalesce(play_ms, 0) > 0
+       THEN CAST(coalesce(buf_ms, 0) AS DOUBLE) / (coalesce(buf_ms, 0) + coalesce(play_ms, 0)) END
+    AS buffering_ratio,
+  failures
+FROM (
+  SELECT media_id, {day} AS day,
+    {_first("title", "first_tsk")} AS title,
+    {_first("program", "first_tsk")} AS program,
+    count(*) AS streams, count(DISTINCT client_id) AS viewers, CAST(sum(events) AS BIGINT) AS events,
+    CAST(sum(play_ms) AS BIGINT) AS play_ms, median(play_ms) AS median_ms,
+    count_if(finished_playback) AS completed_streams,
+    CAST(sum(buf_ms) AS BIGINT) AS buf_ms,
+    count_if(failed) AS failures
+  FROM {base} GROUP BY media_id, {day}
+) v
+ORDER BY date, media_id
+"""
