@@ -119,6 +119,8 @@ SETTINGS: list[Setting] = [
     *_s(
         "logs",
         ("SPARK_MASTER", "Spark master for logs aggregate --engine spark", "local[*]"),
+        ("LOGS_DUCKDB_MEMORY", "memory limit of logs aggregate's DuckDB engine (beyond it: spill to disk)",
+         "1GB"),
     ),
     *_s(
         "archive",
