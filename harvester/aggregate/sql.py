@@ -74,6 +74,7 @@ class Dialect:
     replace_flags: str  # extra regexp_replace argument ("" or ", 'g')
     matches: str  # boolean "does the regex match anywhere" function
     dot_all: str  # flag making `.` match any character ("" where that is already so for our input)
+    bad_utf8: str  # extra test for undecodable bytes ({line}); DuckDB's reader already rejects them
 
     def lookup(self, keys: str, values: str, key: str) -> str:
         """The value for the first `key` in parallel lists `keys`/`values`, else NULL."""
@@ -83,9 +84,9 @@ class Dialect:
         return f"(CASE WHEN {pos} > 0 THEN {values}[{pos} - 1] END)"
 
 
-DUCKDB = Dialect("duckdb", "epoch_ms({ts})", r"\1", ", 'g'", "regexp_matches", "")
+DUCKDB = Dialect("duckdb", "epoch_ms({ts})", r"\1", ", 'g'", "regexp_matches", "", "false")
 # Spark runs with spark.sql.parser.escapedStringLiterals=true so literals read like DuckDB's.
-SPARK = Dialect("spark", "unix_millis({ts})", "$1", "", "regexp_like", "(?s)")
+SPARK = Dialect("spark", "unix_millis({ts})", "$1", "", "regexp_like", "(?s)", "NOT is_valid_utf8({line})")
 
 
 def lit(text: str) -> str:
@@ -171,7 +172,7 @@ WITH lines AS (
   SELECT *, {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms FROM toks
 ), raw_core AS (
   SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
-    CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 THEN 'not-utf8'
+    CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line="line")} THEN 'not-utf8'
          WHEN ts_raw = '' THEN 'no-timestamp'
          WHEN ts_ms IS NULL THEN 'bad-timestamp'
          WHEN NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END AS reason,
@@ -295,7 +296,8 @@ WITH ev AS (
 ), m AS (
   SELECT * FROM {fields_sql(d, "fl", "stream_key", "line", META_FIELDS)} m0
 ), lacking AS (
-  SELECT stream_key FROM m WHERE {lacking}
+  -- (grouped, so that no engine copies the field expressions into a pushed-down filter)
+  SELECT stream_key FROM m GROUP BY stream_key HAVING bool_or({lacking})
 ), lv AS (
   -- only for streams whose first line lacks a descriptive field: the first line that has it
   SELECT * FROM {fields_sql(d, "(SELECT * FROM ev WHERE stream_key IN (SELECT stream_key FROM lacking))",

@@ -109,6 +109,13 @@ def _run(inputs, engine, by, kind, output, spark_master, memory_limit, sink) -> 
         resolved = resolve_inputs(list(inputs))
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="'INPUT...'") from None
+    if engine == "duckdb":
+        from harvester.sources.playerlogs import is_remote
+
+        remote = [f.uri for f in resolved.files if is_remote(f.uri)]
+        if remote:
+            raise click.BadParameter(f"{remote[0]}: only --engine spark on a cluster reads this kind of URI",
+                                     param_hint="'INPUT...'")
     for spec in resolved.empty:
         log.warning("%s: no files", spec)
     if not resolved.files:

@@ -150,6 +150,11 @@ class InputFile:
         return is_s3(self.uri)
 
 
+def is_remote(uri: str) -> bool:
+    """A URI that only a Spark cluster can read (not local, not S3): gs://, hdfs://, ..."""
+    return "://" in uri and not is_s3(uri) and not uri.startswith("file://")
+
+
 def is_s3(uri: str) -> bool:
     """s3:// (and s3a://, the Hadoop connector's spelling, kept as given for Spark clusters)."""
     return uri.startswith(("s3://", "s3a://"))
@@ -245,6 +250,8 @@ def resolve_inputs(specs: Sequence[str], client=None) -> Inputs:
         if is_s3(spec):
             client = client or s3_client()
             files, is_collection = _s3(spec, client), True
+        elif "://" in spec:  # gs://, hdfs://, abfss://...: for a Spark cluster to read
+            files, is_collection = [InputFile(spec, 0)], False
         else:
             files, is_collection = _local(spec)
         if not files and is_collection:

@@ -199,3 +199,8 @@ def test_spark_engine_without_java_is_a_usage_error(cli_run, monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     result = cli_run("logs", "aggregate", str(SAMPLE), "--engine", "spark")
     assert result.exit_code == 2 and "'--engine'" in result.stderr
+
+
+def test_cluster_only_uris_need_the_spark_engine(cli_run):
+    result = cli_run("logs", "aggregate", "gs://bucket/player-logs/")
+    assert result.exit_code == 2 and "--engine spark" in result.stderr
