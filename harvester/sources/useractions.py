@@ -73,7 +73,9 @@ class UserActionSource:
             raw, total = self._get({**params, "limit": self.batch_size, "offset": offset})
             yield raw
             offset += len(raw)
-            if len(raw) < self.batch_size or (total is not None and offset >= total) or not raw:
+            # Trust `total` when the server reports it: a server that caps `limit` below the
+            # batch size returns short pages long before the end.
+            if not raw or (offset >= total if total is not None else len(raw) < self.batch_size):
                 return
 
     # -- filtering ---------------------------------------------------------------------------

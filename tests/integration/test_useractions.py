@@ -128,6 +128,15 @@ def test_dialects_and_shapes(cli_run, env, oc, tmp_path, dialect, mode, shape):
         assert not any("day" in r.args for r in oc.requests)
 
 
+def test_server_capping_the_page_size_is_paged_to_the_end(cli_run, env, oc, tmp_path):
+    oc.max_limit = 7
+    served = populate(oc, n=40, mpids=2)
+    out = tmp_path / "out.jsonl"
+    result = cli_run("useractions", *WINDOW, "-b", "100", "-w", "0", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert {r["action_id"] for r in read_lines(out)} == served
+
+
 def test_flat_matterhorn_actions_and_basic_auth(cli_run, env, oc, tmp_path):
     oc.action_format = "flat"
     served = populate(oc, n=12, mpids=2)

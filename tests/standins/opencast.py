@@ -48,6 +48,7 @@ class OpencastStandIn(StandIn):
     action_format: str = "nested"  # "nested" (>= 2.0) or "flat" (Matterhorn 1.x)
     tz_offset_hours: int = -5
     realm: str = "Opencast"
+    max_limit: int = 1_000_000  # some deployments cap page sizes below what was asked
     actions: dict[int, dict] = field(default_factory=dict)
     episodes: dict[str, Episode] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -153,7 +154,7 @@ class OpencastStandIn(StandIn):
 
     def _actions(self, request: Request) -> Response:
         args = request.args
-        limit = int(args.get("limit") or 0) or 10
+        limit = min(int(args.get("limit") or 0) or 10, self.max_limit)
         offset = int(args.get("offset") or 0)
         with self.lock:
             if self._ordered is None:
