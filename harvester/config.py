@@ -120,7 +120,7 @@ SETTINGS: list[Setting] = [
         "logs",
         ("SPARK_MASTER", "Spark master for logs aggregate --engine spark", "local[*]"),
         ("LOGS_DUCKDB_MEMORY", "memory limit of logs aggregate's DuckDB engine (beyond it: spill to disk)",
-         "1GB"),
+         "512MB"),
     ),
     *_s(
         "archive",

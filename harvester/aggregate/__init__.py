@@ -46,7 +46,7 @@ class _Cleanup(Aggregation):
 
 
 def run_aggregation(uris: list[str], *, engine: str = "duckdb", by: str = "stream",
-                    spark_master: str | None = None, memory_limit: str = "1GB",
+                    spark_master: str | None = None, memory_limit: str = "512MB",
                     threads: int | None = None) -> Aggregation:
     """Aggregate the given files (local paths or s3:// URIs, already resolved)."""
     from harvester.sources.playerlogs import InputFile, fetch_s3, is_s3

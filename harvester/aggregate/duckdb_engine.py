@@ -2,8 +2,9 @@
 
 DuckDB's CSV reader, told that a whole line is one column, streams plain and gzipped files
 and hands lines to the shared SQL (harvester/aggregate/sql.py). Parsed lines are kept in a
-temporary on-disk database with a memory limit, so memory stays bounded however large the
-input; lines that are not valid UTF-8 are rejected by the reader and counted as unparsable.
+temporary table under a memory limit, spilled to a temporary directory beyond it, so memory
+stays bounded however large the input; lines that are not valid UTF-8 are rejected by the
+reader and counted as unparsable.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from harvester.aggregate.result import Aggregation, Counters
 
 log = logging.getLogger("harvester.logs")
 
-MAX_LINE_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024
 READ_OPTIONS = (
     "columns={'line': 'VARCHAR'}, delim='\\0', quote='', escape='', header=false, auto_detect=false, "
     "new_line='\\n', strict_mode=false, ignore_errors=true, store_rejects=true, "
@@ -55,13 +56,14 @@ class DuckDBAggregation(Aggregation):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "1GB",
+def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "512MB",
               threads: int | None = None) -> DuckDBAggregation:
     """Parse and aggregate local files (plain or .gz) with DuckDB."""
     import duckdb
 
     workdir = tempfile.mkdtemp(prefix="harvest-logs-")
-    con = duckdb.connect(os.path.join(workdir, "aggregate.duckdb"))
+    # In memory (nothing is ever checkpointed to disk), spilling to `workdir` past the limit.
+    con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET memory_limit = {_quote(memory_limit)}")
         con.execute(f"SET temp_directory = {_quote(os.path.join(workdir, 'spill'))}")
@@ -69,19 +71,25 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         counters = Counters()
+        params = {"files": list(paths)} if paths else {}
+        source = f"read_csv($files, {READ_OPTIONS})" if paths else "(SELECT NULL::VARCHAR AS line)"
+        con.execute(f"CREATE TABLE parsed AS {sql.parse_sql(sql.DUCKDB, source)}", params)
         if paths:
-            source = f"read_csv($files, {READ_OPTIONS})"
-            con.execute(f"CREATE TABLE parsed AS {sql.parse_sql(sql.DUCKDB, source)}", {"files": list(paths)})
             for error_type, n in con.execute(
                     "SELECT error_type, count(*) FROM reject_errors GROUP BY error_type").fetchall():
                 reason = REJECT_REASONS.get(str(error_type).upper(), "unreadable")
                 counters.unparsable[reason] = counters.unparsable.get(reason, 0) + int(n)
-        else:
-            nothing = sql.parse_sql(sql.DUCKDB, "(SELECT NULL::VARCHAR AS line)")
-            con.execute(f"CREATE TABLE parsed AS SELECT * FROM ({nothing})")
         counters.add_rows(con.execute(sql.counters_sql()).fetchall())
-        con.execute(f"CREATE TABLE streams_base AS {sql.streams_base_sql(sql.DUCKDB)}")
+        con.execute(f"CREATE TABLE streams_first AS {sql.streams_base_sql(sql.DUCKDB, 'parsed', source)}",
+                    params)
         con.execute("DROP TABLE parsed")
+        lacking = con.execute(sql.lacking_sql()).fetchone()[0]
+        # The fallback reads the input again: only when some stream's first line lacks a field.
+        limit = "" if lacking else " LIMIT 0"
+        fallback = sql.fallback_sql(sql.DUCKDB, "streams_first", source)
+        con.execute(f"CREATE TABLE streams_fallback AS {fallback}{limit}", params)
+        columns = [r[0] for r in con.execute("DESCRIBE streams_first").fetchall()]
+        con.execute(f"CREATE TABLE streams_base AS {sql.merge_sql(sql.DUCKDB, columns)}")
         counters.streams = con.execute("SELECT count(*) FROM streams_base").fetchone()[0]
         if by == "video":
             counters.videos = con.execute(

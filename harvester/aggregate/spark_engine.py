@@ -104,7 +104,14 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, master: str | None = 
         parsed.createOrReplaceTempView("parsed")
         counters = Counters()
         counters.add_rows((r["status"], r["reason"], r["n"]) for r in spark.sql(sql.counters_sql()).collect())
-        base = spark.sql(sql.streams_base_sql(sql.SPARK)).persist(StorageLevel.MEMORY_AND_DISK)
+        first = spark.sql(sql.streams_base_sql(sql.SPARK, "parsed", "raw_lines"))
+        first = first.persist(StorageLevel.MEMORY_AND_DISK)
+        first.createOrReplaceTempView("streams_first")
+        lacking = spark.sql(sql.lacking_sql()).collect()[0]["n"]
+        # The fallback reads the input again: only when some stream's first line lacks a field.
+        fallback = spark.sql(sql.fallback_sql(sql.SPARK, "streams_first", "raw_lines"))
+        (fallback if lacking else fallback.limit(0)).createOrReplaceTempView("streams_fallback")
+        base = spark.sql(sql.merge_sql(sql.SPARK, first.columns)).persist(StorageLevel.MEMORY_AND_DISK)
         base.createOrReplaceTempView("streams_base")
         counters.streams = base.count()
         if by == "video":
@@ -115,4 +122,4 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, master: str | None = 
         if stop:
             spark.stop()
         raise
-    return SparkAggregation(spark, by, counters, [parsed, base], stop)
+    return SparkAggregation(spark, by, counters, [parsed, first, base], stop)

@@ -23,6 +23,7 @@ from harvester.sources import playerlogs as pl
 # match every character in both (Java's `.` would skip U+2028 and friends, RE2's only a
 # line feed, which a line never contains); `\z` is the true end of text in both.
 VALUE = r'("(?:[^"\\]|\\.)*"|[^ ]*)'
+VALUE_NC = r'(?:"(?:[^"\\]|\\.)*"|[^ ]*)'  # the same without a capture: matched by a DFA alone, faster
 TOKEN = r"(?s)(?:^| )([A-Za-z0-9_-]+)=" + VALUE
 ANY_FIELD = r"(?:^| )[A-Za-z0-9_-]+="
 SUSPICIOUS = r'="(?:[^"\\]|\\.)*? [A-Za-z0-9_-]+='
@@ -109,9 +110,9 @@ def _unquote(d: Dialect, raw: str) -> str:
 
 def _raw_field(d: Dialect, key: str, line: str = "line", sus: str = "sus", tok_k: str = "tok_k",
                tok_v: str = "tok_v") -> str:
-    anchored = d.dot_all + " " + key + "=" + VALUE
+    anchored = d.dot_all + " " + key + "=" + VALUE_NC
     return (f"(CASE WHEN {sus} THEN {d.lookup(tok_k, tok_v, key)} "
-            f"ELSE regexp_extract({line}, {lit(anchored)}, 1) END)")
+            f"ELSE substr(regexp_extract({line}, {lit(anchored)}, 0), {len(key) + 3}) END)")
 
 
 def fields_sql(d: Dialect, source: str, keep: str, line: str, fields: dict[str, str]) -> str:
@@ -145,8 +146,8 @@ def _guarded(d: Dialect, key: str, condition: str) -> str:
 def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
     """Every non-blank line -> one row: status, reason, and the fields an event needs.
 
-    status is one of: unparsable (reason says why), keyless, bad-data, event. Event rows keep
-    their line, from which the stream's descriptive fields are read once per stream.
+    status is one of: unparsable (reason says why), keyless, bad-data, event. Lines are not
+    kept: the few a stream's descriptive fields come from are read again (`streams_first_sql`).
     """
     core = ",\n    ".join(
         _guarded(d, key, f"instr(line, {lit(' ' + key + '=')}) > 0") + f" AS {col}"
@@ -174,14 +175,19 @@ WITH lines AS (
   SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
     CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line="line")} THEN 'not-utf8'
          WHEN ts_raw = '' THEN 'no-timestamp'
-         WHEN ts_ms IS NULL THEN 'bad-timestamp'
-         WHEN NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END AS reason,
+         WHEN ts_ms IS NULL THEN 'bad-timestamp' END AS reason0,
     {core}
   FROM stamped
-), cored AS (
-  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason,
+), cored0 AS (
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0,
     {core_unq}
   FROM raw_core
+), cored AS (
+  SELECT *,
+    -- a line with any of the core fields has pairs; only the others need the full check
+    coalesce(reason0, CASE WHEN tracking_id IS NULL AND tpmid IS NULL AND etype IS NULL AND buf_raw IS NULL
+                            AND NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END) AS reason
+  FROM cored0
 ), classified AS (
   SELECT *,
     CASE WHEN reason IS NOT NULL THEN 'unparsable'
@@ -205,8 +211,7 @@ SELECT status, reason,
   tsk, ts_ms, etype, loc_raw,
   CASE WHEN {d.matches}(loc_raw, {lit(NUMBER)}) THEN CAST(loc_raw AS DOUBLE) END AS loc,
   CASE WHEN {d.matches}(buf_raw, {lit(DIGITS)}) THEN CAST(buf_raw AS BIGINT) END AS buf_ms,
-  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek,
-  CASE WHEN status = 'event' THEN line END AS line
+  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek
 FROM typed
 """
 
@@ -221,16 +226,47 @@ def _first(col: str, order: str = "tsk", width: int = 23) -> str:
     return f"substr(min(CASE WHEN {col} IS NOT NULL THEN {order} || {col} END), {width + 1})"
 
 
-def streams_base_sql(d: Dialect, parsed: str = "parsed") -> str:
-    """Per-stream summaries with internal millisecond columns (play_ms, buf_ms)."""
+KEY_FIELDS = {"tracking_id": "x_tracking_id", "tpmid": "x_tpmid", "buf_raw": "x_buffering_length"}
+
+
+def _event_key(alias: str) -> str:
+    """The stream key of a re-read line, NULL unless the line is an event (as parse_sql decides)."""
+    t, p, b = (f"{alias}.{c}" for c in ("tracking_id", "tpmid", "buf_raw"))
+    return (f"(CASE WHEN {t} IS NULL OR {p} IS NULL OR {alias}.bad_utf8 "
+            f"OR NOT coalesce({alias}.buf_ok, true) THEN NULL "
+            f"WHEN length({t}) < 30 THEN {t} || '-' || {p} ELSE {t} END)")
+
+
+def _reread(d: Dialect, source: str, at: str | None = None) -> str:
+    """Lines of `source` again with their timestamp key, only those at the times of `at`."""
+    tsk = "substr(ts_raw, 1, 19) || '.' || rpad(substr(ts_raw, 21, 3), 3, '0')"
+    bad = f"(instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line='line')})"
+    where = f"WHERE tsk IN {at}" if at else ""
+    return f"""(
+    SELECT line, tsk, bad_utf8 FROM (
+      SELECT line, {tsk} AS tsk, {bad} AS bad_utf8
+      FROM (SELECT line, regexp_extract(line, {lit(TIMESTAMP)}, 1) AS ts_raw FROM {source}
+            WHERE line IS NOT NULL) r0
+    ) r1 {where}
+  )"""
+
+
+def streams_base_sql(d: Dialect, parsed: str = "parsed", source: str = "raw_lines") -> str:
+    """Per-stream summaries with internal millisecond columns (play_ms, buf_ms).
+
+    Descriptive fields come from each stream's first line (read again from `source`); where
+    that line lacks one, `fallback_sql` supplies it from the stream's other lines.
+    """
     starts, ends = _in("etype", START_EVENTS), _in("etype", END_EVENTS)
     counts = ",\n    ".join(f"count_if(etype = {lit(t)}) AS {name}" for name, t in TYPE_COUNTS.items())
-    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
-    late = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
-    coalesced = ",\n  ".join(f"coalesce(m.{col}, l.{col}) AS {col}" if col != "video_length" else
-                              f"CASE WHEN {d.matches}(coalesce(m.{col}, l.{col}), {lit(NUMBER)}) "
-                              f"THEN CAST(coalesce(m.{col}, l.{col}) AS DOUBLE) END AS {col}"
-                              for col in META_FIELDS)
+    meta_cols = ",\n  ".join(_meta_value(d, f"m.{col}", col) for col in META_FIELDS)
+    first_lines = fields_sql(d, _reread(d, source, "(SELECT first_tsk FROM agg)"), "tsk, line, bad_utf8",
+                             "line", KEY_FIELDS)
+
+    def event_key(alias: str) -> str:
+        return _event_key(alias).replace(f"{alias}.buf_ok",
+                                         f"{d.matches}({alias}.buf_raw, {lit(DIGITS)})")
+
     return f"""
 WITH ev AS (
   SELECT * FROM {parsed} WHERE status = 'event'
@@ -289,33 +325,71 @@ WITH ev AS (
     max(CASE WHEN {ends} THEN loc END) AS position_latest_play
   FROM ev GROUP BY stream_key
 ), fl AS (
-  -- the first line of each stream (same millisecond: the smallest text)
-  SELECT e.stream_key, min(e.line) AS line
-  FROM ev e JOIN agg ON agg.stream_key = e.stream_key AND e.tsk = agg.first_tsk
-  GROUP BY e.stream_key
+  -- the first line of each stream (same millisecond: the smallest text), read again
+  SELECT agg.stream_key, min(CASE WHEN {event_key("f")} = agg.stream_key THEN f.line END) AS line
+  FROM {first_lines} f
+  JOIN agg ON f.tsk = agg.first_tsk
+  GROUP BY agg.stream_key
 ), m AS (
   SELECT * FROM {fields_sql(d, "fl", "stream_key", "line", META_FIELDS)} m0
-), lacking AS (
-  -- (grouped, so that no engine copies the field expressions into a pushed-down filter)
-  SELECT stream_key FROM m GROUP BY stream_key HAVING bool_or({lacking})
-), lv AS (
-  -- only for streams whose first line lacks a descriptive field: the first line that has it
-  SELECT * FROM {fields_sql(d, "(SELECT * FROM ev WHERE stream_key IN (SELECT stream_key FROM lacking))",
-                            "stream_key, tsk, line", "line", META_FIELDS)} lv0
-), l AS (
-  SELECT stream_key,
-    {late}
-  FROM lv GROUP BY stream_key
 )
 SELECT agg.*,
-  {coalesced},
+  {meta_cols},
   nullif(dur.play_ms, 0) AS play_ms,
   CASE WHEN bagg.broken OR bagg.pairs = 0 THEN NULL ELSE bagg.buf_ms END AS buf_ms
 FROM agg JOIN m ON m.stream_key = agg.stream_key
-         LEFT JOIN l ON l.stream_key = agg.stream_key
          LEFT JOIN dur ON dur.stream_key = agg.stream_key
          LEFT JOIN bagg ON bagg.stream_key = agg.stream_key
 """
+
+
+def _meta_value(d: Dialect, expr: str, col: str) -> str:
+    if col == "video_length":
+        return f"CASE WHEN {d.matches}({expr}, {lit(NUMBER)}) THEN CAST({expr} AS DOUBLE) END AS {col}"
+    return f"{expr} AS {col}"
+
+
+def lacking_sql(first: str = "streams_first") -> str:
+    """How many streams' first lines lack a descriptive field (0: no fallback pass needed)."""
+    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
+    return f"SELECT count(*) AS n FROM {first} WHERE {lacking}"
+
+
+def fallback_sql(d: Dialect, first: str = "streams_first", source: str = "raw_lines") -> str:
+    """For streams whose first line lacks a descriptive field: the earliest value on any line.
+
+    (Ties at the same millisecond: the smallest value.) Reads the input again, so engines run
+    it only when `lacking_sql` finds such streams.
+    """
+    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
+    late = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
+    key = _event_key("v").replace("v.buf_ok", f"{d.matches}(v.buf_raw, {lit(DIGITS)})")
+    fields = fields_sql(d, _reread(d, source), "tsk, line, bad_utf8", "line", {**KEY_FIELDS, **META_FIELDS})
+    return f"""
+WITH v AS (
+  SELECT * FROM {fields} v0
+), k AS (
+  SELECT {key} AS stream_key, v.* FROM v
+)
+SELECT stream_key,
+    {late}
+FROM k WHERE stream_key IN (SELECT stream_key FROM {first} WHERE {lacking})
+GROUP BY stream_key
+"""
+
+
+def merge_sql(d: Dialect, columns: list[str], first: str = "streams_first",
+              fallback: str = "streams_fallback") -> str:
+    """The first-line fields, completed from the fallback where they were missing."""
+    out = []
+    for c in columns:
+        if c not in META_FIELDS:
+            out.append(f"s.{c}")
+        elif c == "video_length":
+            out.append(f"coalesce(s.{c}, {_meta_value(d, 'f.video_length', c).rsplit(' AS ', 1)[0]}) AS {c}")
+        else:
+            out.append(f"coalesce(s.{c}, f.{c}) AS {c}")
+    return f"SELECT {', '.join(out)} FROM {first} s LEFT JOIN {fallback} f ON f.stream_key = s.stream_key"
 
 
 def _iso(col: str) -> str:

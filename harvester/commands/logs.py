@@ -53,8 +53,8 @@ def _output_kind(output: str) -> str:
 @click.option("--spark-master", cls=EnvOption, envvar="SPARK_MASTER", default=None,
               help="Spark master, e.g. local[*], yarn, spark://host:7077 [default: local[*], or what "
                    "spark-submit set].")
-@click.option("--memory-limit", cls=EnvOption, envvar="LOGS_DUCKDB_MEMORY", default="1GB", show_default=True,
-              help="DuckDB memory limit; beyond it, work spills to a temporary directory.")
+@click.option("--memory-limit", cls=EnvOption, envvar="LOGS_DUCKDB_MEMORY", default="512MB",
+              show_default=True, help="DuckDB memory limit; beyond it, work spills to a temporary directory.")
 @click.option("--es-host", cls=EnvOption, envvar="ES_HOST", help="Elasticsearch for --output es.")
 def aggregate(inputs: tuple[str, ...], engine: str, by: str, output: str, archive: str | None,
               spark_master: str | None, memory_limit: str, es_host: str | None) -> None:
