@@ -150,3 +150,10 @@ def _run(inputs, engine, by, kind, output, spark_master, memory_limit, sink) -> 
              counters.bad_data, counters.keyless, counters.streams,
              f", {counters.videos} video-day(s)" if by == "video" else "", delivered, output, mb, elapsed,
              mb / elapsed, extra=fields)
+
+
+def doctor_check() -> list[tuple[str, str, str]]:
+    """`harvest doctor` lines for this command's engines (see harvester.aggregate.doctor_check)."""
+    from harvester.aggregate import doctor_check as engines
+
+    return engines()
