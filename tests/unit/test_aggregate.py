@@ -141,6 +141,18 @@ def test_descriptive_fields_come_from_the_earliest_event_that_has_them(tmp_path)
     assert rec["component"] == "Video - Portal" and rec["video_length"] == 700.0
 
 
+def test_first_lines_that_are_not_start_events_are_read_again(tmp_path):
+    records, _ = run(tmp_path, [
+        line(1, "MediaScrub", x_episode_title="From a scrub"),
+        line(2, "MediaStarted", x_episode_title="Later"),
+        # same millisecond, a kept start event and another one: the smaller line text wins
+        line(1, "MediaStarted", tid="b" * 36, x_episode_title="Zed"),
+        line(1, "MediaBufferingEnd", tid="b" * 36, x_episode_title="Alpha"),
+    ])
+    titles = {r["tracking_id"]: r["title"] for r in records}
+    assert titles == {TID: "From a scrub", "b" * 36: "Alpha"}
+
+
 def test_positions_failures_and_bitrate_counts(tmp_path):
     rec = one(tmp_path, [
         line(1, "MediaStarted", x_video_location=30), line(2, "MediaStarted", x_video_location=12.5),
