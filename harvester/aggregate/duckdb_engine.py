@@ -41,7 +41,15 @@ class DuckDBAggregation(Aggregation):
 
     def batches(self, size: int = 1000) -> Iterator[list[dict]]:
         cur = self.con.cursor()
-        cur.execute(self.query)
+        # Counters come out of count_if as HUGEINT, which DuckDB turns into Python ints several
+        # times slower than BIGINT: the same ints, cast first (the Parquet output keeps its types).
+        described = cur.execute(f"DESCRIBE {self.query}").fetchall()
+        huge = [name for name, kind, *_ in described if kind == "HUGEINT"]
+        query = self.query
+        if huge:
+            casts = ", ".join(f"CAST({name} AS BIGINT) AS {name}" for name in huge)
+            query = f"SELECT * REPLACE ({casts}) FROM ({self.query}) ORDER BY {sql.OUTPUT_ORDER[self.by]}"
+        cur.execute(query)
         cols = [d[0] for d in cur.description]
         while rows := cur.fetchmany(size):
             yield [dict(zip(cols, row, strict=True)) for row in rows]

@@ -411,6 +411,11 @@ STREAM_COLUMNS = (
 )
 
 
+#: the order of streams_sql/videos_sql, in terms of their output columns (for a query wrapping them;
+#: earliest_time sorts like first_tsk, which always has the same layout)
+OUTPUT_ORDER = {"stream": "earliest_time, tracking_id", "video": "date, media_id"}
+
+
 def streams_sql(base: str = "streams_base") -> str:
     """The stream summary records, in a stable order."""
     cols = {
