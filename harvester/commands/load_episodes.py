@@ -40,10 +40,12 @@ BATCH = 100
               help="Seconds to wait between episodes (spares the Opencast admin node).")
 @click.option("--output", type=click.Choice(["es", "-"]), default="es", show_default=True,
               help="es: index into --target-index; -: print the documents as JSON lines.")
+@click.option("--archive", metavar="TARGET",
+              help="Also archive the documents (s3://bucket/prefix/ or dir:PATH).")
 @click.pass_context
 def load_episodes(ctx: click.Context, admin_host: str | None, engage_host: str | None, user: str | None,
                   password: str | None, es_host: str, target_index: str, source_index_pattern: str | None,
-                  mpids: tuple[str, ...], wait: float, output: str) -> None:
+                  mpids: tuple[str, ...], wait: float, output: str, archive: str | None) -> None:
     """Episode metadata for every mediapackage seen in yesterday's useractions -> Elasticsearch.
 
     For each mpid: Opencast search (engage node), workflows and scheduling metadata (admin
@@ -95,7 +97,8 @@ def load_episodes(ctx: click.Context, admin_host: str | None, engage_host: str |
                 seen += 1
                 yield value
 
-        sink = open_sink(output, EPISODES, {"es_host": es_host, "index": target_index, "pipeline": ""})
+        sink = open_sink(output, EPISODES, {"es_host": es_host, "index": target_index, "pipeline": ""},
+                         archive=archive)
         try:
             documents = fetcher.documents(counted(wanted))
             while batch := list(itertools.islice(documents, BATCH)):

@@ -178,6 +178,20 @@ def test_output_dash_prints_documents_and_needs_no_elasticsearch(cli_run, env, m
     assert es.requests == []
 
 
+def test_archive_keeps_the_indexed_documents(cli_run, env, tmp_path):
+    import gzip
+
+    engage, _, es = env
+    for mpid in ("a", "b"):
+        engage.add_episode(mpid, title=f"Episode {mpid}")
+    result = load(cli_run, "--mpid", "a", "--mpid", "b", "--archive", f"dir:{tmp_path / 'lake'}")
+    assert result.exit_code == 0, result.stderr
+    files = sorted((tmp_path / "lake" / "episodes").rglob("*.jsonl.gz"))
+    archived = [json.loads(line) for f in files for line in gzip.decompress(f.read_bytes()).splitlines()]
+    assert sorted(d["mpid"] for d in archived) == ["a", "b"]
+    assert archived[0] == es.doc("episodes", archived[0]["mpid"])
+
+
 def test_one_failing_episode_is_skipped_not_fatal(cli_run, env, monkeypatch):
     engage, _, es = env
     monkeypatch.setenv("HARVEST_RETRY_ATTEMPTS", "2")
