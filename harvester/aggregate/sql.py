@@ -149,9 +149,7 @@ def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
     status is one of: unparsable (reason says why), keyless, bad-data, event. Lines are not
     kept: the few a stream's descriptive fields come from are read again (`streams_first_sql`).
     """
-    core = ",\n    ".join(
-        _guarded(d, key, f"instr(line, {lit(' ' + key + '=')}) > 0") + f" AS {col}"
-        for col, key in CORE_FIELDS.items())
+    core = ",\n    ".join(f"{_raw_field(d, key)} AS {col}" for col, key in CORE_FIELDS.items())
     core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in CORE_FIELDS)
     typed = ",\n    ".join(f"{_guarded(d, key, _in('etype', types))} AS {col}"
                            for col, (key, types) in TYPED_FIELDS.items())
