@@ -76,6 +76,11 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "
         con.execute(f"SET memory_limit = {_quote(memory_limit)}")
         con.execute(f"SET temp_directory = {_quote(os.path.join(workdir, 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
+        # The queries put the small side of every join on the right (first-line times, lacking
+        # streams, ...), which is the side DuckDB builds its hash table on. Its estimate for lines
+        # read from files is far too low, so left to itself it would build on all the lines read
+        # again (the whole input in a hash table) instead: keep the joins as written.
+        con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         counters = Counters()
