@@ -9,6 +9,16 @@ from __future__ import annotations
 import click
 
 
+def credentials_error(service: str, exc: Exception) -> click.UsageError | None:
+    """A configuration error (exit 2) when boto3 found no credentials, else None."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return click.UsageError(f"no AWS credentials for {service}: set AWS_ACCESS_KEY_ID and "
+                                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the host a role")
+    return None
+
+
 def client(service: str, *, retry_mode: str = "standard", max_attempts: int = 5,
            max_pool_connections: int = 10):
     import boto3

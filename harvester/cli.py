@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from harvester import __version__
+from harvester.config import EnvOption
 from harvester.errors import HarvestError
 
 log = logging.getLogger("harvester.cli")
@@ -149,9 +150,9 @@ def _available(lazy: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="dotenv file to load (default: .env here, then .env beside harvest.py).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
+@click.option("--log-level", cls=EnvOption, type=click.Choice(["debug", "info", "warning", "error"],
               case_sensitive=False), envvar="HARVEST_LOG_LEVEL", default="info", show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), envvar="HARVEST_LOG_FORMAT",
+@click.option("--log-format", cls=EnvOption, type=click.Choice(["text", "json"]), envvar="HARVEST_LOG_FORMAT",
               default="text", show_default=True, help="json: one JSON object per log line.")
 @click.version_option(__version__, prog_name="harvest")
 @click.pass_context
@@ -165,8 +166,7 @@ def cli(ctx: click.Context, env_file: str | None, log_level: str, log_format: st
     from harvester.config import load_env
     from harvester.logconfig import setup_logging
 
-    script_dir = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else None
-    loaded = load_env(env_file, script_dir)
+    loaded = load_env(env_file, dotenv_dir())
     # Dotenv may carry HARVEST_LOG_LEVEL/FORMAT; options given on the command line still win.
     if ctx.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
         log_level = os.environ.get("HARVEST_LOG_LEVEL", log_level)
@@ -180,6 +180,14 @@ def cli(ctx: click.Context, env_file: str | None, log_level: str, log_format: st
                                  param_hint="'--log-format' (environment variable HARVEST_LOG_FORMAT)")
     setup_logging(log_level.lower(), log_format)
     ctx.obj = {"env": loaded, "log_format": log_format}
+
+
+def dotenv_dir() -> Path | None:
+    """Where `.env` "beside harvest.py" is: the script run directly, else the package's checkout."""
+    from harvester.resources import CHECKOUT
+
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    return script.parent if script and script.name == "harvest.py" else CHECKOUT
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -150,7 +150,8 @@ def is_secret(name: str) -> bool:
     return bool(s and s.secret) or bool(re.search(r"(PASS|SECRET|TOKEN|API_KEY)", name))
 
 
-_URL_PASSWORD = re.compile(r"//([^:/@\s]*):([^@\s]+)@")
+# user:password@ in a URL, with or without a scheme (ES_HOST accepts `user:pass@host:port`).
+_URL_PASSWORD = re.compile(r"//([^:/@\s]*):([^@\s]+)@|^([^:/@\s]+):([^@/\s]+)@")
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -164,21 +165,31 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
             values.add(value)
             m = _URL_PASSWORD.search(value)
             if m:
-                values.add(m.group(2))
+                values.add(m.group(2) or m.group(4))
         elif name in SETTINGS_BY_NAME:
             m = _URL_PASSWORD.search(value)
             if m:
-                values.add(m.group(2))
+                values.add(m.group(2) or m.group(4))
     # Short values would redact ordinary words; a real secret is longer than three characters.
     return sorted((v for v in values if len(v) > 3), key=len, reverse=True)
 
 
+def mask_url(value: str) -> str:
+    """A URL or host with any password in it replaced by ***; other text unchanged."""
+    def repl(m: re.Match) -> str:
+        if m.group(1) is not None:
+            return f"//{m.group(1)}:***@"
+        return f"{m.group(3)}:***@"
+
+    return _URL_PASSWORD.sub(repl, value)
+
+
 def mask(value: str | None) -> str:
+    """A secret setting as shown to people: URLs keep all but their password, the rest is ***."""
     if not value:
         return ""
-    m = _URL_PASSWORD.search(value)
-    if m:
-        return _URL_PASSWORD.sub(lambda mm: f"//{mm.group(1)}:***@", value)
+    if _URL_PASSWORD.search(value):
+        return mask_url(value)
     return "***"
 
 
@@ -206,9 +217,11 @@ def parse_dotenv(path: Path) -> dict[str, str]:
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = binding.original.line
-            shown = binding.original.string.strip().split("=", 1)[0][:40]
+            # Only the leading name: the rest of a broken line may be a password.
+            name = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)", binding.original.string)
+            what = f"the line starting with {name.group(1)!r}" if name else "this line"
             raise DotenvError(
-                f"env file {path}, line {line}: cannot parse {shown!r}; "
+                f"env file {path}, line {line}: cannot parse {what}; "
                 "expected KEY=value (quote values that contain spaces or #)"
             )
         if binding.key is None:
@@ -322,12 +335,26 @@ def env_choice(name: str, choices: Iterable[str], option: str | None = None) -> 
     return raw
 
 
-def normalize_host(host: str) -> str:
-    """Bare hostnames mean https; full URLs keep their scheme and port. No trailing slash."""
-    host = host.strip()
-    if "://" not in host:
-        host = "https://" + host
-    return host.rstrip("/")
+def normalize_host(host: str, setting: str | None = None) -> str:
+    """Bare hostnames mean https; full URLs keep their scheme and port. No trailing slash.
+
+    A value that cannot be a URL is a configuration error (exit 2) naming `setting`.
+    """
+    from urllib.parse import urlsplit
+
+    raw = host.strip()
+    url = raw if "://" in raw else "https://" + raw
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises on an invalid port)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        where = f" ({setting})" if setting else ""
+        raise click.UsageError(f"invalid host{where}: {mask_url(raw)!r}; give a hostname "
+                               "(https is assumed) or a URL such as http://127.0.0.1:8080")
+    return url.rstrip("/")
 
 
 class EnvOption(click.Option):

@@ -40,6 +40,7 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("HARVEST_RETRY_BASE_DELAY", "0.01")
     monkeypatch.setenv("HARVEST_HTTP_TIMEOUT", "5")
+    monkeypatch.setattr("harvester.cli.dotenv_dir", lambda: None)  # a developer's own .env stays out
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from harvester.cli import HarvestCommand
-from harvester.config import SETTINGS, SETTINGS_BY_NAME, Setting, is_secret, mask, secret_values
+from harvester.config import SETTINGS, SETTINGS_BY_NAME, Setting, is_secret, mask, mask_url, secret_values
 
 log = logging.getLogger("harvester.config")
 
@@ -57,7 +57,7 @@ class Effective:
             return ""
         if is_secret(self.setting.name):
             return mask(self.value)
-        return mask(self.value) if "@" in self.value and "//" in self.value else self.value
+        return mask_url(self.value)
 
     @property
     def where(self) -> str:

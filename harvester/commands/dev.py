@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from harvester.cli import HarvestGroup
-from harvester.config import EnvOption, env
+from harvester.config import EnvOption, env, mask_url
 from harvester.errors import HarvestError, ServiceError
 from harvester.resources import resource
 
@@ -199,9 +199,9 @@ def status(es_host: str, kibana_url: str) -> None:
     click.echo(compose("ps"))
     try:
         state = wait_for_elasticsearch(es_host, timeout=0)
-        click.echo(f"elasticsearch {es_host}: cluster {state}")
+        click.echo(f"elasticsearch {mask_url(es_host)}: cluster {state}")
     except HarvestError as exc:
-        click.echo(f"elasticsearch {es_host}: {exc}")
+        click.echo(f"elasticsearch {mask_url(es_host)}: {exc}")
     try:
         wait_for_kibana(kibana_url.rstrip("/"), timeout=0)
         click.echo(f"kibana {kibana_url}: available")

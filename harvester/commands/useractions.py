@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import click
 
 from harvester.cli import HarvestCommand
-from harvester.config import EnvOption, env, env_choice, env_int, require
+from harvester.config import EnvOption, env, env_choice, env_int, mask, require
 from harvester.errors import SkippedRun
 from harvester.timeutil import compact_option, format_compact, iso_z, parse_compact, utcnow
 
@@ -125,6 +125,10 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     max_span = None if disable_start_end_span_check else env_int("MAX_START_END_SPAN", minimum=1)
     cache_ttl = env_int("EPISODE_CACHE_EXPIRE", 1800) or 0
     redis_url = env("REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.UsageError(f"invalid REDIS_URL: {mask(redis_url)!r}; expected redis://host:port/db")
+    if not output:
+        raise click.BadParameter("must not be empty", param_hint="'-o' / '--output'")
     explicit_update = ctx.get_parameter_source("update_last_ts") == click.core.ParameterSource.COMMANDLINE
     if output == "-" and not explicit_update:
         update_last_ts = False  # a debugging dump must not move the production checkpoint
@@ -137,7 +141,8 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
         lock_name += f"-{env('S3_HARVEST_TS_BUCKET')}-{env('S3_LAST_ACTION_TS_KEY')}"
     with run_lock(lock_name, redis_url):
         stored = checkpoint.read() if (start is None or update_last_ts) else None
-        window = harvest_window(start, end, stored, interval, utcnow(), checkpoint.description)
+        now = utcnow()
+        window = harvest_window(start, end, stored, interval, now, checkpoint.description)
         span_check(window, max_span, checkpoint.description)
         log.info("harvesting useractions %s .. %s (start from %s) into %s", iso_z(window.start),
                  iso_z(window.end), window.start_from, output)
@@ -166,7 +171,8 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
         if update_last_ts:
             from harvester.timeutil import parse_iso
 
-            target = parse_iso(newest[0]).replace(microsecond=0) if newest else window.end
+            # Never into the future: an --end beyond now must not make later runs start there.
+            target = min(parse_iso(newest[0]).replace(microsecond=0) if newest else window.end, now)
             previous = parse_checkpoint(stored, checkpoint.description) if stored else None
             if previous is not None and target < previous:
                 moved = f"kept at {format_compact(previous)} (this window ended earlier)"

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from harvester.config import env, env_bool, env_int
+from harvester.config import env, env_bool, env_int, mask_url
 from harvester.datasets import Dataset
 from harvester.errors import AuthenticationError, DeliveryError, HarvestError, ServiceError
 from harvester.http import RetryPolicy
@@ -72,12 +72,13 @@ def es_url(host: str | None) -> tuple[str, tuple[str, str] | None]:
     if "://" not in raw:
         raw = "http://" + raw
     parts = urlsplit(raw)
+    shown = mask_url(host or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{host!r} is not host:port or an http(s) URL", param_hint=HOST_HINT)
+        raise click.BadParameter(f"{shown!r} is not host:port or an http(s) URL", param_hint=HOST_HINT)
     try:
         port = parts.port
     except ValueError:
-        raise click.BadParameter(f"{host!r} has an invalid port", param_hint=HOST_HINT) from None
+        raise click.BadParameter(f"{shown!r} has an invalid port", param_hint=HOST_HINT) from None
     if port is None:
         port = 9200 if "://" not in (host or "") else (443 if parts.scheme == "https" else 80)
     auth = (parts.username, parts.password or "") if parts.username else None

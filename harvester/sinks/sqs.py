@@ -91,7 +91,10 @@ class SqsSink(Sink):
             raise ServiceError("SQS", f"queue {self.queue_name}: {err.get('Code')} "
                                f"{err.get('Message', '')}".strip()) from None
         except BotoCoreError as exc:
-            raise ServiceError("SQS", f"queue {self.queue_name}: {exc}") from None
+            from harvester.aws import credentials_error
+
+            raise credentials_error("SQS", exc) or ServiceError("SQS", f"queue {self.queue_name}: {exc}") \
+                from None
 
     def write(self, records: Sequence[dict]) -> None:
         too_big: list[tuple[str, str]] = []

@@ -72,10 +72,20 @@ def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 
                 index=pattern, size=0, aggs={"mpids": {"composite": c}},
                 ignore_unavailable=True, allow_no_indices=True))
         except ServiceError as exc:
-            if "Fielddata is disabled" in str(exc) and len(fields) > 1 and after is None:
+            # A text field cannot be aggregated: real clusters report that as "all shards
+            # failed" with the fielddata reason only in root_cause; try the .keyword sub-field.
+            text = str(exc)
+            if ("Fielddata is disabled" in text or "all shards failed" in text) and len(fields) > 1 \
+                    and after is None:
                 fields.pop(0)
                 continue
             raise
+        shards = resp.body.get("_shards") or {}
+        if shards.get("failed") or resp.body.get("timed_out"):
+            # Partial buckets would silently drop mpids: fail the run instead.
+            raise ServiceError("Elasticsearch", f"composite aggregation over {pattern}: "
+                               f"{shards.get('failed', 0)} of {shards.get('total', '?')} shard(s) failed"
+                               f"{' (timed out)' if resp.body.get('timed_out') else ''}")
         agg = resp.body.get("aggregations", {}).get("mpids", {})
         buckets = agg.get("buckets", [])
         for bucket in buckets:

@@ -196,7 +196,7 @@ class OpencastClient:
 
     def __init__(self, base_url: str, user: str, password: str, *, auth: str = "digest",
                  policy: RetryPolicy | None = None, service: str = "Opencast"):
-        self.base_url = normalize_host(base_url)
+        self.base_url = normalize_host(base_url, "MATTERHORN_ENGAGE_HOST / MATTERHORN_ADMIN_HOST")
         self.service = f"{service} {describe(self.base_url)}"
         self.policy = policy or RetryPolicy.from_env()
         self.session = new_session({"Accept": "application/json"})

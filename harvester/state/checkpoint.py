@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from harvester.aws import credentials_error
 from harvester.config import env
 from harvester.errors import ServiceError
 
@@ -83,7 +84,8 @@ class S3Checkpoint:
                 return None
             raise ServiceError("S3", f"cannot read checkpoint {self.description}: {code}") from None
         except BotoCoreError as exc:
-            raise ServiceError("S3", f"cannot read checkpoint {self.description}: {exc}") from None
+            raise credentials_error("S3", exc) or ServiceError(
+                "S3", f"cannot read checkpoint {self.description}: {exc}") from None
         return body.decode("utf-8").strip() or None
 
     def write(self, value: str) -> None:
@@ -101,7 +103,8 @@ class S3Checkpoint:
             code = exc.response.get("Error", {}).get("Code", "")
             raise ServiceError("S3", f"cannot write checkpoint {self.description}: {code}") from None
         except BotoCoreError as exc:
-            raise ServiceError("S3", f"cannot write checkpoint {self.description}: {exc}") from None
+            raise credentials_error("S3", exc) or ServiceError(
+                "S3", f"cannot write checkpoint {self.description}: {exc}") from None
 
     def _create_bucket(self) -> None:
         log.info("creating checkpoint bucket %s", self.bucket)
