@@ -147,7 +147,7 @@ def mediaconvert(statuses: tuple[str, ...], queue: str | None, since: str | None
             raise click.BadParameter(str(exc), param_hint="'--since'") from None
 
     lister = mc.JobLister(mc.make_client(), queue=queue)
-    events = mc.EventQueue(mc.aws_client("sqs"), events_queue) if events_queue else None
+    events = mc.EventQueue(mc.aws_client("sqs"), events_queue, only_queue=queue) if events_queue else None
     name = checkpoint_name(queue, statuses)
     key = env("MEDIACONVERT_CHECKPOINT_KEY")
     if key and name != "mediaconvert":

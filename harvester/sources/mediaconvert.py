@@ -94,6 +94,9 @@ def queue_name(queue: object) -> str | None:
     return queue.rsplit("/", 1)[1] if ":queues/" in queue else queue
 
 
+queue_name_of = queue_name  # the name used inside EventQueue, whose attribute is called queue_name
+
+
 # -- metrics and documents --------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ def parse_event(body: str) -> tuple[str, dict, datetime] | None:
 class Received:
     events: dict[str, JobEvents] = field(default_factory=dict)
     receipts: list[str] = field(default_factory=list)  # handled messages, deleted after delivery
+    other_queues: int = 0  # events of other MediaConvert queues, released untouched
     ignored: int = 0  # not MediaConvert job events: left in the queue for its dead-letter policy
 
 
@@ -267,8 +271,10 @@ class EventQueue:
     """
 
     def __init__(self, sqs: Any, queue_name: str, *, max_messages: int = 1000,
-                 wait_seconds: int = 1, visibility_timeout: int = 300):
+                 wait_seconds: int = 1, visibility_timeout: int = 300, only_queue: str | None = None):
         self.sqs = sqs
+        #: with --queue, events of other MediaConvert queues are left for the harvest of those
+        self.only_queue = queue_name_of(only_queue)
         self.queue_name = queue_name
         self.max_messages = max_messages
         self.wait_seconds = wait_seconds
@@ -297,12 +303,27 @@ class EventQueue:
                     out.ignored += 1
                     continue
                 job_id, detail, when = parsed
+                event_queue = queue_name_of(detail.get("queue"))
+                if self.only_queue and event_queue and event_queue != self.only_queue:
+                    self._release(msg["ReceiptHandle"])
+                    out.other_queues += 1
+                    continue
                 out.events.setdefault(job_id, JobEvents(job_id)).add(detail, when)
                 out.receipts.append(msg["ReceiptHandle"])
         if out.ignored:
             log.warning("%d message(s) in %s are not MediaConvert job events; left in the queue",
                         out.ignored, self.queue_name)
+        if out.other_queues:
+            log.info("%d event(s) of other MediaConvert queues left in %s", out.other_queues,
+                     self.queue_name)
         return out
+
+    def _release(self, receipt: str) -> None:
+        """Make a message visible again at once: it belongs to another queue's harvest."""
+        with _aws_errors("SQS", f"release a message of {self.queue_name}"):
+            self.requests += 1
+            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt,
+                                               VisibilityTimeout=0)
 
     def delete(self, receipts: list[str]) -> None:
         """Delete handled messages, ten per request; a failed entry is left to reappear."""

@@ -105,6 +105,11 @@ def test_events_of_other_queues_are_not_fetched(cli_run, sqs, mediaconvert):  # 
     assert result.exit_code == 0, result.stderr
     assert list(by_id(result.stdout)) == ["mine"]
     assert [r.path.rsplit("/", 1)[1] for r in mediaconvert.requests if r.path.count("/") == 3] == ["mine"]
+    # the other queue's event is left (visible again) for the harvest of that queue
+    assert counts(sqs) == (1, 0)
+    result = cli_run("mediaconvert", "--queue", "Default", "--events-queue", QUEUE)
+    assert result.exit_code == 0, result.stderr
+    assert "theirs" in by_id(result.stdout)
     assert counts(sqs) == (0, 0)
 
 
