@@ -25,6 +25,8 @@ from harvester.sources import playerlogs as pl
 VALUE = r'("(?:[^"\\]|\\.)*"|[^ ]*)'
 VALUE_NC = r'(?:"(?:[^"\\]|\\.)*"|[^ ]*)'  # the same without a capture: matched by a DFA alone, faster
 TOKEN = r"(?s)(?:^| )([A-Za-z0-9_-]+)=" + VALUE
+# the same pairs whole, without captures (much faster to list); `_split_tokens` cuts them at the first `=`
+TOKEN_NC = r"(?s)(?:^| )[A-Za-z0-9_-]+=" + VALUE_NC
 ANY_FIELD = r"(?:^| )[A-Za-z0-9_-]+="
 SUSPICIOUS = r'="(?:[^"\\]|\\.)*? [A-Za-z0-9_-]+='
 TIMESTAMP = (r"^([1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) "
@@ -76,6 +78,7 @@ class Dialect:
     matches: str  # boolean "does the regex match anywhere" function
     dot_all: str  # flag making `.` match any character ("" where that is already so for our input)
     bad_utf8: str  # extra test for undecodable bytes ({line}); DuckDB's reader already rejects them
+    transform: str  # apply {expr} of `x` to every element of list {items}
 
     def lookup(self, keys: str, values: str, key: str) -> str:
         """The value for the first `key` in parallel lists `keys`/`values`, else NULL."""
@@ -85,9 +88,11 @@ class Dialect:
         return f"(CASE WHEN {pos} > 0 THEN {values}[{pos} - 1] END)"
 
 
-DUCKDB = Dialect("duckdb", "epoch_ms({ts})", r"\1", ", 'g'", "regexp_matches", "", "false")
+DUCKDB = Dialect("duckdb", "epoch_ms({ts})", r"\1", ", 'g'", "regexp_matches", "", "false",
+                 "list_transform({items}, lambda x: {expr})")
 # Spark runs with spark.sql.parser.escapedStringLiterals=true so literals read like DuckDB's.
-SPARK = Dialect("spark", "unix_millis({ts})", "$1", "", "regexp_like", "(?s)", "NOT is_valid_utf8({line})")
+SPARK = Dialect("spark", "unix_millis({ts})", "$1", "", "regexp_like", "(?s)", "NOT is_valid_utf8({line})",
+                "transform({items}, x -> {expr})")
 
 
 def lit(text: str) -> str:
@@ -106,6 +111,13 @@ def _unquote(d: Dialect, raw: str) -> str:
     return (f"CASE WHEN {raw} LIKE '\"%\"' THEN (CASE WHEN instr({raw}, chr(92)) > 0 THEN "
             f"regexp_replace({inner}, {lit(UNESCAPE)}, {lit(d.backref)}{d.replace_flags}) ELSE {inner} END) "
             f"ELSE {raw} END")
+
+
+def _split_tokens(d: Dialect, toks: str) -> str:
+    """`tok_k, tok_v` from a list of whole pairs (` key=value`): keys hold no `=` and no space."""
+    key = d.transform.format(items=toks, expr="ltrim(substr(x, 1, instr(x, '=') - 1))")
+    value = d.transform.format(items=toks, expr="substr(x, instr(x, '=') + 1)")
+    return f"{key} AS tok_k, {value} AS tok_v"
 
 
 def _raw_field(d: Dialect, key: str, line: str = "line", sus: str = "sus", tok_k: str = "tok_k",
@@ -130,12 +142,14 @@ def fields_sql(d: Dialect, source: str, keep: str, line: str, fields: dict[str, 
     SELECT {keep},
       {raw}
     FROM (
-      SELECT {keep}, {line}, sus,
-        CASE WHEN sus THEN regexp_extract_all({line}, {lit(TOKEN)}, 1) END AS tok_k,
-        CASE WHEN sus THEN regexp_extract_all({line}, {lit(TOKEN)}, 2) END AS tok_v
-      FROM (SELECT {keep}, {line}, {d.matches}({line}, {lit(SUSPICIOUS)}) AS sus FROM {source}) s0
-    ) s1
-  ) s2
+      SELECT {keep}, {line}, sus, {_split_tokens(d, "toks")}
+      FROM (
+        SELECT {keep}, {line}, sus,
+          CASE WHEN sus THEN regexp_extract_all({line}, {lit(TOKEN_NC)}, 0) END AS toks
+        FROM (SELECT {keep}, {line}, {d.matches}({line}, {lit(SUSPICIOUS)}) AS sus FROM {source}) s0
+      ) s1
+    ) s2
+  ) s3
 )"""
 
 
@@ -163,12 +177,13 @@ WITH lines AS (
   WHERE line IS NOT NULL AND NOT {d.matches}(line, {lit(BLANK)})
 ), toks AS (
   SELECT line, ts_raw, sus,
-    CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN)}, 1) END AS tok_k,
-    CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN)}, 2) END AS tok_v,
+    CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN_NC)}, 0) END AS toks,
     substr(ts_raw, 1, 19) || '.' || rpad(substr(ts_raw, 21, 3), 3, '0') AS tsk
   FROM lines
 ), stamped AS (
-  SELECT *, {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms FROM toks
+  SELECT line, ts_raw, sus, tsk, {_split_tokens(d, "toks")},
+    {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms
+  FROM toks
 ), raw_core AS (
   SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
     CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line="line")} THEN 'not-utf8'
