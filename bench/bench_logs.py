@@ -8,6 +8,8 @@ side, in the same run, each `--runs` times (medians reported):
 - a single-pass pure-Python parser (harvester.sources.playerlogs.parse_line on every line);
 - `harvest logs aggregate FILE` with the DuckDB engine, the whole CLI in a child process
   (stdout to /dev/null), its peak RSS from /usr/bin/time -v;
+- the DuckDB engine alone (parse and aggregate, no records fetched or written; timed inside
+  the child, so without interpreter start-up);
 - the same with `--engine spark --spark-master local[*]` on a smaller file (`--spark-mb`).
 
     python bench/bench_logs.py                      # 500 MB, 3 runs
@@ -61,6 +63,15 @@ for line in iter_lines([sys.argv[1]]):
 print(n, file=sys.stderr)
 """
 
+ENGINE_ONLY = """
+import sys, time
+from harvester.aggregate import duckdb_engine
+started = time.perf_counter()
+agg = duckdb_engine.aggregate([sys.argv[1]], "stream")
+print(f"engine_seconds={time.perf_counter() - started:.6f}", file=sys.stderr)
+agg.close()
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict] = {}
 
-    def measure(name: str, cmd: list[str], mb: float, runs: int) -> None:
+    def measure(name: str, cmd: list[str], mb: float, runs: int, inner: bool = False) -> None:
         times, rss = [], []
         for _ in range(runs):
-            t, r, _ = timed(cmd, env=env)
+            t, r, err = timed(cmd, env=env)
+            if inner:  # the child's own measurement
+                t = float(re.search(r"engine_seconds=([0-9.]+)", err).group(1))
             times.append(t)
             rss.append(r or 0)
         med = statistics.median(times)
@@ -92,11 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input: {log} ({size:.1f} MB), {args.runs} run(s) each, {os.cpu_count()} CPUs")
     measure("cat > /dev/null", ["sh", "-c", f"cat '{log}' > /dev/null"], size, args.runs)
     measure("duckdb engine (harvest CLI)", [*harvest, str(log)], size, args.runs)
+    measure("duckdb engine alone (in process)", [sys.executable, "-c", ENGINE_ONLY, str(log)], size,
+            args.runs, inner=True)
     measure("pure-Python parser (1 pass)", [sys.executable, "-c", PY_BASELINE, str(log)], size, 1)
     duck, py, cat = (results[k]["mb_per_s"] for k in
                      ("duckdb engine (harvest CLI)", "pure-Python parser (1 pass)", "cat > /dev/null"))
-    summary = {"duckdb_vs_python": round(duck / py, 1), "duckdb_vs_cat": round(duck / cat, 3)}
-    print(f"duckdb / pure Python: {summary['duckdb_vs_python']}x   duckdb / cat: {summary['duckdb_vs_cat']}")
+    alone = results["duckdb engine alone (in process)"]["mb_per_s"]
+    summary = {"duckdb_vs_python": round(duck / py, 1), "duckdb_vs_cat": round(duck / cat, 3),
+               "duckdb_alone_vs_python": round(alone / py, 1)}
+    print(f"duckdb / pure Python: {summary['duckdb_vs_python']}x   duckdb / cat: {summary['duckdb_vs_cat']}"
+          f"   engine alone / pure Python: {summary['duckdb_alone_vs_python']}x")
     if args.spark_mb > 0:
         small = ensure_log(args.spark_mb, directory)
         smb = small.stat().st_size / 1e6
