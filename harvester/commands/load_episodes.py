@@ -13,6 +13,7 @@ import logging
 import click
 
 from harvester.cli import HarvestCommand
+from harvester.commands.options import opencast_credentials
 from harvester.config import EnvOption, env, require
 
 log = logging.getLogger("harvester.load_episodes")
@@ -25,9 +26,7 @@ BATCH = 100
               help="Opencast admin node (workflows, recordings): hostname or URL.")
 @click.option("-E", "--engage-host", cls=EnvOption, envvar="MATTERHORN_ENGAGE_HOST",
               help="Opencast engage node (search): hostname or URL.")
-@click.option("-u", "--user", cls=EnvOption, envvar="MATTERHORN_REST_USER", help="Opencast REST user.")
-@click.option("-p", "--password", cls=EnvOption, envvar="MATTERHORN_REST_PASS", show_envvar=True,
-              help="Opencast REST password.")
+@opencast_credentials
 @click.option("-e", "--es-host", cls=EnvOption, envvar="ES_HOST", default="localhost:9200",
               show_default=True, help="Elasticsearch host:port or URL.")
 @click.option("-t", "--target-index", default="episodes", show_default=True,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import click
 
 from harvester.cli import HarvestCommand
+from harvester.commands.options import opencast_credentials
 from harvester.config import EnvOption, env, env_choice, env_int, mask, require
 from harvester.errors import SkippedRun
 from harvester.timeutil import compact_option, format_compact, iso_z, parse_compact, utcnow
@@ -83,9 +84,7 @@ def span_check(window: Window, max_span: int | None, checkpoint_where: str) -> N
               help="Seconds between batch requests.")
 @click.option("-H", "--engage-host", cls=EnvOption, envvar="MATTERHORN_ENGAGE_HOST",
               help="Opencast engage node (hostname or URL).")
-@click.option("-u", "--user", cls=EnvOption, envvar="MATTERHORN_REST_USER", help="Opencast REST user.")
-@click.option("-p", "--password", cls=EnvOption, envvar="MATTERHORN_REST_PASS", show_envvar=True,
-              help="Opencast REST password.")
+@opencast_credentials
 @click.option("-o", "--output", default="sqs", show_default=True,
               help="sqs, - (JSON lines on stdout), es, or a file path (JSON lines, appended).")
 @click.option("-q", "--queue-name", cls=EnvOption, envvar="SQS_QUEUE_NAME",
