@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from harvester.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"
+"""Real samples and the command-line contract, copied into the repository (see tests/data/README.md)."""
 
 
 def free_port() -> int:

@@ -10,10 +10,10 @@ import json
 import boto3
 import pytest
 
-from tests.conftest import SHARED, free_port
+from tests.conftest import DATA, free_port
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 
-SAMPLE = SHARED / "data" / "player-logs" / "goonhilly-log-sample"
+SAMPLE = DATA / "player-logs" / "goonhilly-log-sample"
 SAMPLE_STREAMS = 567  # distinct stream keys among the sample's 1,341 keyed events
 
 

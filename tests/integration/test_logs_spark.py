@@ -22,10 +22,10 @@ def mixed_input(tmp_path_factory):
     import gzip
 
     from bench.gen_player_logs import generate
-    from tests.conftest import SHARED
+    from tests.conftest import DATA
 
     root = tmp_path_factory.mktemp("spark-input")
-    real = (SHARED / "data" / "player-logs" / "goonhilly-log-sample").read_bytes().splitlines(keepends=True)
+    real = (DATA / "player-logs" / "goonhilly-log-sample").read_bytes().splitlines(keepends=True)
     (root / "real.log").write_bytes(b"".join(real[:200]))
     synthetic = "".join(generate(150_000, seed=5)).encode()
     (root / "synthetic.log.gz").write_bytes(gzip.compress(synthetic))

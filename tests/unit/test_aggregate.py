@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from harvester.aggregate import duckdb_engine, sql
 from harvester.sources.playerlogs import LogLine, Unparsable, is_blank, iter_lines, parse_line
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-SAMPLE = SHARED / "data" / "player-logs" / "goonhilly-log-sample"
+SAMPLE = DATA / "player-logs" / "goonhilly-log-sample"
 TID = "0f9a1c2e-1111-2222-3333-444455556666"  # 36 characters: used as the stream key as is
 
 

@@ -21,7 +21,7 @@ from harvester.sources.episodes import (
     workflow_list,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+DATA = Path(__file__).resolve().parents[1] / "data"
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 MS = int(datetime(2026, 11, 1, 14, 0, tzinfo=UTC).timestamp() * 1000)
 
@@ -90,7 +90,7 @@ def test_images_from_attachments():
 def test_the_real_opencast_16_sample_gives_a_document():
     from harvester.sources.opencast import search_results
 
-    doc = json.loads((SHARED / "data" / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
+    doc = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
     result = search_results(doc)[0]
     episode = episode_document("0001", result, workflows=[], technical=None, now=NOW)
     assert episode["duration"] == 4160 and episode["start"] == "2024-05-07T16:24:00Z"

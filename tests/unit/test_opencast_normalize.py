@@ -15,9 +15,9 @@ from harvester.sources.opencast import (
     search_results,
     series_parts,
 )
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-OC16 = SHARED / "data" / "opencast"
+OC16 = DATA / "opencast"
 
 
 def test_quirk_helpers():

@@ -20,9 +20,9 @@ from harvester.sources.playerlogs import (
     resolve_inputs,
     unquote,
 )
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-SAMPLE = SHARED / "data" / "player-logs" / "goonhilly-log-sample"
+SAMPLE = DATA / "player-logs" / "goonhilly-log-sample"
 GUID = "7c575311-c94b-fa72-6419-61862e36c687"
 
 

@@ -18,7 +18,7 @@ from harvester.datasets import REGISTRY
 from harvester.sinks.elasticsearch import PIPELINES
 from tests.standins.elasticsearch import ElasticsearchStandIn, EsError, Index
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def template(name: str) -> dict:
@@ -104,7 +104,7 @@ def test_useractions_pipeline_enriches_ip_and_user_agent():
 def sample_episode_fields() -> dict:
     from harvester.sources.opencast import episode_fields, search_results
 
-    doc = json.loads((SHARED / "data" / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
+    doc = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
     return episode_fields(search_results(doc)[0])
 
 
@@ -127,7 +127,7 @@ def test_useraction_records_are_mapped():
 def test_episode_documents_are_mapped():
     from harvester.sources.episodes import episode_document
 
-    search = json.loads((SHARED / "data" / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
+    search = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
     from harvester.sources.opencast import search_results
 
     result = search_results(search)[0]
