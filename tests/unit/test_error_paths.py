@@ -1,4 +1,5 @@
-"""Regression tests: secrets in error paths, future windows, settings validation, partial searches."""
+"""Error paths: bad settings exit 2 naming the variable, secrets are never echoed, the
+checkpoint never moves past now, failed shards fail the run."""
 
 from types import SimpleNamespace
 
