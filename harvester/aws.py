@@ -1,12 +1,20 @@
-"""boto3 clients configured the same way everywhere: standard retries, the user's region.
+"""boto3 clients configured the same way everywhere: one retry policy, the user's region.
 
 Endpoints and credentials come from boto3's own configuration chain (AWS_ENDPOINT_URL,
-AWS_ENDPOINT_URL_SQS, profiles, instance roles); nothing is hard-coded here.
+AWS_ENDPOINT_URL_SQS, profiles, instance roles); nothing is hard-coded here. ``attempts`` always
+means attempts in all, the first one included (botocore's ``total_max_attempts``), the same
+number HARVEST_RETRY_ATTEMPTS gives every other upstream.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
+
+NO_CREDENTIALS = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+                  "or give the host a role")
 
 
 def credentials_error(service: str, exc: Exception) -> click.UsageError | None:
@@ -14,26 +22,40 @@ def credentials_error(service: str, exc: Exception) -> click.UsageError | None:
     from botocore.exceptions import NoCredentialsError, PartialCredentialsError
 
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return click.UsageError(f"no AWS credentials for {service}: set AWS_ACCESS_KEY_ID and "
-                                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the host a role")
+        return click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
     return None
 
 
-def client(service: str, *, retry_mode: str = "standard", max_attempts: int = 5,
-           max_pool_connections: int = 10):
+def region() -> str | None:
+    """AWS_REGION, else AWS_DEFAULT_REGION; botocore alone reads only the latter (and profiles)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def client(service: str, *, attempts: int | None = None, retry_mode: str = "standard",
+           max_pool_connections: int = 10, require_credentials: bool = False) -> Any:
+    """A boto3 client for ``service``.
+
+    ``retry_mode`` "adaptive" also slows the client down when the service throttles (for APIs
+    with low request quotas, such as MediaConvert's). With ``require_credentials`` a host
+    without credentials is a configuration error (exit 2) before any call is made.
+    """
     import boto3
     from botocore.config import Config
     from botocore.exceptions import NoRegionError
 
-    config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
-                    connect_timeout=10, read_timeout=30, max_pool_connections=max_pool_connections)
-    import os
+    if attempts is None:
+        from harvester.config import env_int
 
-    # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the contract (and most SDKs) use.
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+        attempts = env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
+    config = Config(retries={"mode": retry_mode, "total_max_attempts": attempts},
+                    connect_timeout=10, read_timeout=30, max_pool_connections=max_pool_connections)
+    session = boto3.session.Session(region_name=region())
+    if session.region_name is None:
+        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION "
+                               "(or AWS_DEFAULT_REGION, or a region in the AWS profile)")
+    if require_credentials and session.get_credentials() is None:
+        raise click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
     try:
-        return boto3.session.Session(region_name=region).client(service, config=config)
-    except NoRegionError:
-        raise click.UsageError(
-            f"no AWS region configured for {service}: set AWS_REGION (or AWS_DEFAULT_REGION)"
-        ) from None
+        return session.client(service, config=config)
+    except NoRegionError:  # pragma: no cover - the region was checked above
+        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION") from None

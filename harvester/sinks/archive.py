@@ -169,10 +169,8 @@ class S3Store:
     def client(self):
         if self._client is None:
             from harvester.aws import client
-            from harvester.config import env_int
 
-            attempts = self.attempts or env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
-            self._client = client("s3", max_attempts=attempts - 1)  # botocore counts retries
+            self._client = client("s3", attempts=self.attempts)
         return self._client
 
     def key(self, *parts: str) -> str:

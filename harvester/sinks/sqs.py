@@ -64,7 +64,9 @@ class SqsSink(Sink):
         if self._client is None:
             from harvester.aws import client
 
-            self._client = client("sqs", max_pool_connections=max(10, self.concurrency))
+            # One retry policy: _send retries failed requests and failed entries alike, so
+            # botocore makes one attempt (its retries would multiply with ours).
+            self._client = client("sqs", attempts=1, max_pool_connections=max(10, self.concurrency))
         return self._client
 
     @property

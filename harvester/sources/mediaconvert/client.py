@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from harvester.aws import NO_CREDENTIALS
 from harvester.errors import AuthenticationError, ServiceError
 from harvester.sources.mediaconvert.jobs import ACTIVE, PAGE_SIZE, SERVICE, STATUSES
 
@@ -27,7 +28,7 @@ def _aws_errors(service: str, what: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError:
-        raise click.UsageError(_NO_CREDENTIALS) from None
+        raise click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}") from None
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code = err.get("Code") or "error"
@@ -40,38 +41,12 @@ def _aws_errors(service: str, what: str) -> Iterator[None]:
         raise ServiceError(service, f"{what}: {exc}") from None
 
 
-_NO_CREDENTIALS = ("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                   "(or AWS_PROFILE), or run with an instance role")
-
-
 def aws_client(service: str, *, max_attempts: int | None = None) -> Any:
-    """A boto3 client with adaptive retries (throttling slows the client down, then retries).
+    """A client with adaptive retries: MediaConvert's request quotas are low, so throttling
+    slows the client down before it retries. Missing region or credentials exit 2 before any call."""
+    from harvester.aws import client
 
-    The region is boto3's own (AWS_DEFAULT_REGION, profile) or AWS_REGION; endpoints come from
-    boto3's chain (AWS_ENDPOINT_URL_MEDIACONVERT, AWS_ENDPOINT_URL). Missing region or
-    credentials are configuration errors (exit 2), found before any call.
-    """
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import NoRegionError
-
-    from harvester.config import env, env_int
-
-    if max_attempts is None:
-        max_attempts = env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
-    session = boto3.session.Session()
-    region = session.region_name or env("AWS_REGION")
-    if not region:
-        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION "
-                               "(or AWS_DEFAULT_REGION, or a region in the AWS profile)")
-    if session.get_credentials() is None:
-        raise click.UsageError(_NO_CREDENTIALS)
-    config = Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
-                    connect_timeout=10, read_timeout=30)
-    try:
-        return session.client(service, region_name=region, config=config)
-    except NoRegionError:  # pragma: no cover - the region was checked above
-        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION") from None
+    return client(service, attempts=max_attempts, retry_mode="adaptive", require_credentials=True)
 
 
 def make_client(*, max_attempts: int | None = None) -> Any:
