@@ -59,6 +59,11 @@ def iso_z(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_or_none(when: datetime | None) -> str | None:
+    """`iso_z` for optional values: upstream fields that a record may lack stay null."""
+    return None if when is None else iso_z(when)
+
+
 def compact_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     """click callback for `--start/--end YYYYMMDDHHmmss`."""
     if value is None:

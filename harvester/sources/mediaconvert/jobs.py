@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from harvester.timeutil import iso_or_none as iso
+from harvester.timeutil import parse_iso as parse_time
 
 SERVICE = "MediaConvert"
 ACTIVE = ("SUBMITTED", "PROGRESSING")
@@ -24,24 +27,6 @@ WINDOW_OVERLAP = timedelta(seconds=60)
 
 
 # -- small helpers ----------------------------------------------------------------------------
-
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, milliseconds only when the value has them."""
-    if dt is None:
-        return None
-    dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-    spec = "milliseconds" if dt.microsecond else "seconds"
-    return dt.isoformat(timespec=spec).replace("+00:00", "Z")
-
-
-def parse_time(value: str) -> datetime:
-    """An ISO date or date-time; naive values are UTC. Raises ValueError."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    dt = datetime.fromisoformat(text)
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
