@@ -88,8 +88,9 @@ def test_a_rejected_template_fails_the_run(cli_run, es_standin, tmp_path):  # no
 
 
 def test_secrets_never_appear_even_at_debug(cli_run, es_standin, monkeypatch):  # noqa: F811
-    from tests.standins.elasticsearch import error_response
+    from tests.standins.elasticsearch import error_response, plain_auth
 
+    plain_auth(es_standin, monkeypatch)
     monkeypatch.setenv("ES_USER", "elastic")
     monkeypatch.setenv("ES_PASSWORD", "Pw-Setup-Secret-1")
     es_standin.inject(lambda r: error_response(401, "security_exception", "unable to authenticate"),
