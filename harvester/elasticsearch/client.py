@@ -243,7 +243,7 @@ class _OpenSearchPy:
             kwargs["ssl_show_warn"] = s.verify
             if s.ca_certs:
                 kwargs["ca_certs"] = s.ca_certs
-        self.auth = s.auth
+        self.auth, self.timeout = s.auth, s.timeout
         self.client = OpenSearch(hosts=[s.url], **kwargs)
 
     def request(self, method: str, path: str, params: Mapping[str, str] | None, body: Any,
@@ -252,8 +252,9 @@ class _OpenSearchPy:
 
         headers = {"content-type": "application/x-ndjson"} if ndjson else None
         try:
+            # The timeout is given so that a `timeout` parameter (cluster health) stays one.
             return self.client.transport.perform_request(method, path, params=dict(params or {}) or None,
-                                                         body=body, headers=headers)
+                                                         body=body, headers=headers, timeout=self.timeout)
         except ConnectionTimeout as exc:
             raise EsCallError("timeout", str(exc.info), auth=self.auth) from None
         except ConnectionError as exc:
