@@ -116,7 +116,10 @@ class ServerInfo:
         """The mapping type for a free-form object: Elasticsearch's `flattened` (default
         distribution, 7.3+), OpenSearch's `flat_object` (2.7+), or none (OSS 7.10, OpenSearch 1)."""
         if self.opensearch:
-            return "flat_object" if self.version >= (2, 7) and not self.serverless else None
+            # A compatibility mode (Amazon's override_main_response_version) reports 7.10.2
+            # instead of the real version: then whether flat_object exists is unknown.
+            real = (2, 7) <= self.version < (7, 0)
+            return "flat_object" if real and not self.serverless else None
         return "flattened" if self.flavor != "oss" else None
 
 
