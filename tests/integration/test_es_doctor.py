@@ -19,6 +19,7 @@ def test_ok_once_templates_are_loaded(cli_run, es_standin):  # noqa: F811
     (name, status, detail), = doctor_check()
     assert (name, status) == ("elasticsearch", "ok")
     name = "OpenSearch" if es_standin.flavor.distribution == "opensearch" else "Elasticsearch"
+    assert ("AWS SigV4 (us-east-1/es)" in detail) == es_standin.sigv4
     assert f"{name} {es_standin.version}" in detail and "7 templates and 2 pipelines loaded" in detail
 
 

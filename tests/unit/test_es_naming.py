@@ -138,7 +138,8 @@ def test_sigv4_without_aws_credentials_is_a_usage_error(monkeypatch, tmp_path):
 @pytest.mark.parametrize("body, label, meta, flat", [
     ({"version": {"number": "7.10.2", "build_flavor": "oss"}, "tagline": "You Know, for Search"},
      "Elasticsearch 7.10.2", False, None),
-    ({"version": {"number": "7.17.9", "build_flavor": "default"}}, "Elasticsearch 7.17.9", False, "flattened"),
+    ({"version": {"number": "7.17.9", "build_flavor": "default"}}, "Elasticsearch 7.17.9", False,
+     "flattened"),
     ({"version": {"number": "8.19.3", "build_flavor": "default"}}, "Elasticsearch 8.19.3", True, "flattened"),
     ({"version": {"number": "9.1.0", "build_flavor": "default"}}, "Elasticsearch 9.1.0", True, "flattened"),
     ({"version": {"distribution": "opensearch", "number": "1.3.20"}}, "OpenSearch 1.3.20", False, None),
