@@ -61,8 +61,8 @@ def per_document(url: str, docs: list[dict]) -> None:
     pipeline = PIPELINES[USERACTIONS.name]
     try:
         for doc in docs:
-            client.index(index=index_name(USERACTIONS, doc), id=str(doc["action_id"]), document=doc,
-                         pipeline=pipeline)
+            client.request("PUT", f"/{index_name(USERACTIONS, doc)}/_doc/{doc['action_id']}",
+                           {"pipeline": pipeline}, doc)
     finally:
         client.close()
 

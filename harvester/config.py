@@ -94,6 +94,10 @@ SETTINGS: list[Setting] = [
         ("ES_API_KEY", "Elasticsearch API key (instead of user/password)", None, True),
         ("ES_CA_CERTS", "CA bundle for Elasticsearch TLS"),
         ("ES_VERIFY_CERTS", "verify Elasticsearch TLS certificates (true/false)", "true"),
+        ("ES_AWS_AUTH", "AWS SigV4 signing for Amazon OpenSearch Service: auto (for *.es.amazonaws.com "
+         "and *.aoss.amazonaws.com hosts without ES_USER/ES_API_KEY), sigv4 or none", "auto"),
+        ("ES_AWS_SERVICE", "SigV4 service name: es, or aoss for OpenSearch Serverless (default: from "
+         "the host, else es)"),
         ("KIBANA_URL", "Kibana base URL used by dev init", "http://localhost:5601"),
         ("ES_BULK_SIZE", "documents per Elasticsearch bulk request", "500"),
     ),

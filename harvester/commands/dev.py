@@ -91,7 +91,7 @@ def compose(*args: str) -> str:
 # -- readiness -----------------------------------------------------------------------------------
 def wait_for_elasticsearch(host: str | None, timeout: float) -> str:
     """Poll until the cluster is yellow or green; returns the status."""
-    from harvester.sinks.elasticsearch import es_client
+    from harvester.elasticsearch.client import es_client
 
     client = es_client(host, timeout=10)
     deadline = time.monotonic() + timeout
@@ -99,8 +99,8 @@ def wait_for_elasticsearch(host: str | None, timeout: float) -> str:
     try:
         while True:
             try:
-                health = client.cluster.health(wait_for_status="yellow", timeout="5s")
-                status = health.body.get("status", "unknown")
+                health = client.health(wait_for_status="yellow", timeout="5s")
+                status = health.get("status", "unknown")
                 if status in ("yellow", "green"):
                     return status
                 last = f"cluster {status}"
@@ -225,7 +225,7 @@ def init(es_host: str, kibana_url: str, timeout: float, no_up: bool) -> None:
       harvest dev init --no-up --es-host http://es.internal:9200 --kibana-url http://kibana.internal:5601
     """
     from harvester.commands.setup import load_objects
-    from harvester.sinks.elasticsearch import es_client
+    from harvester.elasticsearch.client import es_client
 
     if not no_up:
         compose("up", "-d")

@@ -3,10 +3,12 @@
 The JSON files in `index_templates/` are the single definition of every mapping and
 pipeline (`<name>.json` is the composable template `<name>`, `pipelines/<id>.json` the
 ingest pipeline `<id>`). Loading is idempotent and cheap to repeat: each object is stamped
-with the SHA-256 of its file in `_meta.content_sha256`, so an unchanged object is not
+with the SHA-256 of the body sent in `_meta.content_sha256`, so an unchanged object is not
 written again, and the report says what was created, updated or left alone. Comparing the
-stored body instead would not work: Elasticsearch normalises settings (numbers become
-strings, dotted keys become nested objects) and every run would look like an update.
+stored body instead would not work for templates: the server normalises settings (numbers
+become strings, dotted keys become nested objects) and every run would look like an update.
+Each body is first adapted to the server (harvester.elasticsearch.templates): the same files
+load on Elasticsearch 7.10+, 8, 9 and OpenSearch.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import click
 
 from harvester.cli import HarvestGroup
 from harvester.config import EnvOption
+from harvester.errors import ServiceError
 from harvester.resources import resource
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
+    from harvester.elasticsearch.client import SearchClient
 
 log = logging.getLogger("harvester.setup")
 
@@ -74,44 +77,63 @@ def expected_objects(directory: Path = TEMPLATES_DIR) -> tuple[list[str], list[s
     return templates, pipelines
 
 
-def _stored_digest(client: Elasticsearch, obj: EsObject) -> str | None:
-    """The digest stamped on the object in the cluster; "" when it exists unstamped; None if absent."""
-    from harvester.sinks.elasticsearch import call
+def _prepared(client: SearchClient, obj: EsObject, processors: set[str] | None) -> tuple[dict, str]:
+    """(body to send, its digest) for this server: adapted, and stamped where it can be."""
+    from harvester.elasticsearch.templates import adapt_pipeline, adapt_template, digest
+
+    server = client.server
+    if obj.kind == "pipeline":
+        body = adapt_pipeline(obj.name, obj.body, server, processors)
+    else:
+        body = adapt_template(obj.body, server)
+    sha = digest(body)
+    if obj.kind == "index template" or server.pipeline_meta:
+        body["_meta"] = {**body.get("_meta", {}), "content_sha256": sha}
+    return body, sha
+
+
+def _stored_digest(client: SearchClient, obj: EsObject, body: dict) -> str | None:
+    """The digest stamped on the object in the cluster; "" when it exists but differs or is
+    unstamped; None if absent. Where pipelines cannot carry `_meta`, a pipeline stored exactly
+    as it would be sent counts as stamped."""
+    from harvester.elasticsearch.errors import call
+    from harvester.elasticsearch.templates import digest
 
     if obj.kind == "pipeline":
-        resp = call(f"GET pipeline {obj.name}",
-                    lambda: client.options(ignore_status=404).ingest.get_pipeline(id=obj.name))
-        if resp.meta.status == 404 or obj.name not in resp.body:
+        stored = call(f"GET pipeline {obj.name}", lambda: client.get_pipeline(obj.name))
+        if stored is None:
             return None
-        return str(resp.body[obj.name].get("_meta", {}).get("content_sha256", ""))
-    resp = call(f"GET index template {obj.name}",
-                lambda: client.options(ignore_status=404).indices.get_index_template(name=obj.name))
-    if resp.meta.status == 404:
+        if "_meta" not in body:
+            return digest(body) if stored == body else ""
+        return str(stored.get("_meta", {}).get("content_sha256", ""))
+    stored = call(f"GET index template {obj.name}", lambda: client.get_index_template(obj.name))
+    if stored is None:
         return None
-    found = [t["index_template"] for t in resp.body.get("index_templates", []) if t["name"] == obj.name]
-    if not found:
-        return None
-    return str(found[0].get("_meta", {}).get("content_sha256", ""))
+    return str(stored.get("_meta", {}).get("content_sha256", ""))
 
 
-def load_objects(client: Elasticsearch, directory: Path = TEMPLATES_DIR) -> list[tuple[EsObject, str]]:
+def load_objects(client: SearchClient, directory: Path = TEMPLATES_DIR) -> list[tuple[EsObject, str]]:
     """Create or update every object that differs from its file; returns (object, outcome)."""
-    from harvester.sinks.elasticsearch import call
+    from harvester.elasticsearch.errors import call
 
+    objects = list(read_objects(directory))
+    server = call("GET /", lambda: client.server)
+    if not server.opensearch and server.version < (7, 8):  # pragma: no cover - refused on connect
+        raise ServiceError("elasticsearch", f"{server.label} has no composable index templates (7.8+)")
+    processors = None
+    if any(o.kind == "pipeline" for o in objects):
+        processors = call("GET _nodes/ingest", client.ingest_processors)
     results = []
-    for obj in read_objects(directory):
-        stored = _stored_digest(client, obj)
-        if stored == obj.digest:
+    for obj in objects:
+        body, sha = _prepared(client, obj, processors)
+        stored = _stored_digest(client, obj, body)
+        if stored == sha:
             results.append((obj, "unchanged"))
             continue
-        body = dict(obj.body)
-        body["_meta"] = {**body.get("_meta", {}), "content_sha256": obj.digest}
         if obj.kind == "pipeline":
-            call(f"PUT pipeline {obj.name}",
-                 lambda o=obj, b=body: client.ingest.put_pipeline(id=o.name, body=b))
+            call(f"PUT pipeline {obj.name}", lambda o=obj, b=body: client.put_pipeline(o.name, b))
         else:
-            call(f"PUT index template {obj.name}",
-                 lambda o=obj, b=body: client.indices.put_index_template(name=o.name, body=b))
+            call(f"PUT index template {obj.name}", lambda o=obj, b=body: client.put_index_template(o.name, b))
         outcome = "created" if stored is None else "updated"
         log.info("%s %s: %s", obj.kind, obj.name, outcome)
         results.append((obj, outcome))
@@ -137,7 +159,7 @@ def load_index_templates(es_host: str, templates_dir: Path | None) -> None:
       harvest setup load-index-templates
       ES_HOST=https://es.example.edu:9243 ES_API_KEY=... harvest setup load-index-templates
     """
-    from harvester.sinks.elasticsearch import describe_host, es_client
+    from harvester.elasticsearch.client import describe_host, es_client
 
     directory = templates_dir or TEMPLATES_DIR
     client = es_client(es_host)
@@ -146,8 +168,9 @@ def load_index_templates(es_host: str, templates_dir: Path | None) -> None:
     finally:
         client.close()
     counts = {k: sum(1 for _, o in results if o == k) for k in ("created", "updated", "unchanged")}
-    log.info("loaded index templates and pipelines into %s: %d created, %d updated, %d unchanged",
-             describe_host(client), counts["created"], counts["updated"], counts["unchanged"],
+    log.info("loaded index templates and pipelines into %s (%s): %d created, %d updated, "
+             "%d unchanged", describe_host(client), client.server.label,
+             counts["created"], counts["updated"], counts["unchanged"],
              extra={"templates_created": counts["created"], "templates_updated": counts["updated"],
                     "templates_unchanged": counts["unchanged"],
                     "objects": [f"{o.kind}:{o.name}:{outcome}" for o, outcome in results]})

@@ -1,4 +1,4 @@
-"""The one way anything reaches Elasticsearch: the official 8.x client and the bulk API.
+"""The one way anything reaches Elasticsearch or OpenSearch: the bulk API.
 
 Every command that indexes (useractions, load-episodes, zoom, logs, mediaconvert, replay)
 goes through `open_es_sink`, so `_id`s, dated index names, ingest pipelines, retries and
@@ -14,233 +14,51 @@ failure reporting are decided once:
   retried with exponential backoff and jitter; anything else is reported with the document
   id and Elasticsearch's reason, and the run fails (exit 1) so its checkpoint stays put.
 
-The 8.x client talks to Elasticsearch 8 natively and to 9 through compatibility headers.
-The client's own retries are switched off: they do not back off, and a retried bulk request
-must only resend the items that actually failed.
+Which client library serves which server is `harvester.elasticsearch.client`'s business.
+The libraries' own retries are switched off: they do not back off, and a retried bulk
+request must only resend the items that actually failed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import click
 
-from harvester.config import env, env_bool, env_int, mask_url
+from harvester.config import env_int
 from harvester.datasets import Dataset
-from harvester.errors import AuthenticationError, DeliveryError, HarvestError, ServiceError
+from harvester.elasticsearch.client import HOST_HINT, SearchClient, describe_host, es_client, es_url
+from harvester.elasticsearch.errors import (
+    RETRYABLE_STATUS,
+    SERVICE,
+    EsCallError,
+    call,
+    es_errors,
+    is_transient,
+    translate,
+)
+from harvester.errors import DeliveryError, HarvestError, ServiceError
 from harvester.http import RetryPolicy
 from harvester.sinks.base import Sink
 from harvester.sinks.jsonlines import dumps
 
-if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
+__all__ = ["HOST_HINT", "PIPELINES", "ElasticsearchSink", "EsCallError", "Unindexable", "call",
+           "day_of", "describe_host", "doctor_check", "es_client", "es_errors", "es_url", "index_name",
+           "open_es_sink", "translate", "validate_index"]
 
 log = logging.getLogger("harvester.elasticsearch")
 
-SERVICE = "elasticsearch"
 #: The ingest pipeline each dataset is indexed through (files in index_templates/pipelines/).
 PIPELINES: dict[str, str] = {
     "useractions": "harvester-useractions",
     "zoom_sessions": "harvester-zoom-sessions",
 }
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 MAX_ID_BYTES = 512
 MAX_CHUNK_BYTES = 10 * 1024 * 1024
-HOST_HINT = "'--es-host' (environment variable ES_HOST)"
-
-T = TypeVar("T")
-
-
-# -- connection ---------------------------------------------------------------------------------
-def es_url(host: str | None) -> tuple[str, tuple[str, str] | None]:
-    """Normalise ES_HOST to a URL with scheme and port; split off credentials given in it.
-
-    `host:port` or a bare host means plain http (a local or private node, as the original
-    tool assumed); a full URL keeps its scheme, and its default port when none is given.
-    Credentials in the URL (`https://user:pass@host`) become basic auth, never part of the
-    URL that appears in messages.
-    """
-    raw = (host or "").strip()
-    if not raw:
-        raise click.BadParameter("an Elasticsearch host is required", param_hint=HOST_HINT)
-    if "://" not in raw:
-        raw = "http://" + raw
-    parts = urlsplit(raw)
-    shown = mask_url(host or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{shown!r} is not host:port or an http(s) URL", param_hint=HOST_HINT)
-    try:
-        port = parts.port
-    except ValueError:
-        raise click.BadParameter(f"{shown!r} has an invalid port", param_hint=HOST_HINT) from None
-    if port is None:
-        port = 9200 if "://" not in (host or "") else (443 if parts.scheme == "https" else 80)
-    auth = (parts.username, parts.password or "") if parts.username else None
-    hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    url = urlunsplit((parts.scheme, f"{hostname}:{port}", parts.path.rstrip("/"), "", ""))
-    return url, auth
-
-
-def es_client(host: str | None = None, *, timeout: float | None = None) -> Elasticsearch:
-    """The official client configured from ES_HOST/ES_USER/ES_PASSWORD/ES_API_KEY/ES_CA_CERTS.
-
-    `host` (a command's `--es-host`) overrides ES_HOST. Bad settings are usage errors
-    (exit 2) naming the variable.
-    """
-    from elasticsearch import Elasticsearch
-
-    _quiet_transport_logs()
-    url, url_auth = es_url(host or env("ES_HOST"))
-    if timeout is None:
-        timeout = RetryPolicy.from_env().timeout
-    kwargs: dict[str, Any] = {"request_timeout": timeout, "max_retries": 0, "retry_on_timeout": False,
-                              "retry_on_status": ()}
-    api_key, user, password = env("ES_API_KEY"), env("ES_USER"), env("ES_PASSWORD")
-    if password and not user:
-        raise click.UsageError("ES_PASSWORD is set but ES_USER is not; set both (or ES_API_KEY)")
-    if api_key:
-        kwargs["api_key"] = api_key
-    elif user:
-        kwargs["basic_auth"] = (user, password or "")
-    elif url_auth:
-        kwargs["basic_auth"] = url_auth
-    ca_certs = env("ES_CA_CERTS")
-    verify = env_bool("ES_VERIFY_CERTS", True)
-    if url.startswith("https://"):
-        if ca_certs:
-            if not os.path.isfile(ca_certs):
-                raise click.UsageError(f"invalid value for ES_CA_CERTS: {ca_certs!r} is not a file")
-            kwargs["ca_certs"] = ca_certs
-        kwargs["verify_certs"] = verify
-        if not verify:
-            kwargs["ssl_show_warn"] = False
-    return Elasticsearch(url, **kwargs)
-
-
-def _quiet_transport_logs() -> None:
-    """The transport logs each failed node at WARNING through Python's last-resort handler;
-    our own retry warnings already say it once, on the harvester's handler."""
-    transport = logging.getLogger("elastic_transport")
-    if not transport.handlers:
-        transport.addHandler(logging.NullHandler())
-        transport.propagate = False
-
-
-def describe_host(client: Elasticsearch) -> str:
-    """host:port of the client's node, for messages (never credentials)."""
-    try:
-        node = next(iter(client.transport.node_pool.all()))
-        return f"{node.config.host}:{node.config.port}"
-    except Exception:  # pragma: no cover - only for messages
-        return "elasticsearch"
-
-
-# -- errors and retries -------------------------------------------------------------------------
-def _status_of(exc: Exception) -> int | None:
-    meta = getattr(exc, "meta", None)
-    return getattr(meta, "status", None) if meta is not None else None
-
-
-def _api_reason(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        return f"{err.get('type', 'error')}: {err.get('reason', '')}".strip()
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"]
-    message = getattr(exc, "message", None) or type(exc).__name__
-    return str(message)
-
-
-def translate(exc: Exception, what: str) -> HarvestError:
-    """An exception of the elasticsearch client as the harvester's own error (exit 1)."""
-    from elasticsearch import (
-        ApiError,
-        AuthenticationException,
-        AuthorizationException,
-        ConnectionError,
-        ConnectionTimeout,
-        UnsupportedProductError,
-    )
-
-    if isinstance(exc, AuthenticationException):
-        return AuthenticationError(SERVICE, f"{what}: credentials refused (HTTP 401); check ES_USER/"
-                                   "ES_PASSWORD or ES_API_KEY")
-    if isinstance(exc, AuthorizationException):
-        return AuthenticationError(SERVICE, f"{what}: not allowed (HTTP 403): {_api_reason(exc)}")
-    if isinstance(exc, UnsupportedProductError):
-        return ServiceError(SERVICE, f"{what}: the server is not Elasticsearch (no X-Elastic-Product "
-                            "header); check ES_HOST")
-    if isinstance(exc, ConnectionTimeout):
-        return ServiceError(SERVICE, f"{what}: no answer in time")
-    if isinstance(exc, ConnectionError):
-        text = f"{exc} {getattr(exc, 'message', '')}"
-        reason = "connection refused" if "refused" in text.lower() else _connection_reason(text)
-        return ServiceError(SERVICE, f"{what}: cannot connect ({reason})")
-    if isinstance(exc, ApiError):
-        return ServiceError(SERVICE, f"{what}: HTTP {_status_of(exc)} {_api_reason(exc)}")
-    return ServiceError(SERVICE, f"{what}: {type(exc).__name__}: {exc}")
-
-
-def _connection_reason(text: str) -> str:
-    for marker in ("Name or service not known", "certificate verify failed", "timed out",
-                   "Connection reset", "No route to host"):
-        if marker.lower() in text.lower():
-            return marker.lower()
-    return "connection error"
-
-
-def _is_transient(exc: Exception) -> bool:
-    from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
-
-    if isinstance(exc, ConnectionTimeout | ConnectionError):
-        return True
-    return isinstance(exc, ApiError) and _status_of(exc) in RETRYABLE_STATUS
-
-
-def call(what: str, fn: Callable[[], T], policy: RetryPolicy | None = None) -> T:
-    """Run one client call with backoff on transient failures; errors become HarvestErrors.
-
-    For the non-bulk calls (templates, searches, health): the same policy as every other
-    upstream, HARVEST_RETRY_ATTEMPTS and HARVEST_RETRY_BASE_DELAY.
-    """
-    policy = policy or RetryPolicy.from_env()
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn()
-        except Exception as exc:
-            if not _is_transient(exc) or attempt == policy.attempts:
-                if isinstance(exc, HarvestError):
-                    raise
-                raise translate(exc, what) from None
-            wait = policy.delay(attempt)
-            log.warning("%s: %s: %s; retry %d/%d in %.1fs", SERVICE, what, translate(exc, what),
-                        attempt, policy.attempts - 1, wait)
-            policy.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@contextmanager
-def es_errors(what: str) -> Iterator[None]:
-    """Translate client exceptions raised inside the block (no retries)."""
-    try:
-        yield
-    except HarvestError:
-        raise
-    except click.ClickException:
-        raise
-    except Exception as exc:
-        from elasticsearch import ApiError, TransportError
-
-        if isinstance(exc, ApiError | TransportError):
-            raise translate(exc, what) from None
-        raise
 
 
 # -- index names and ids ------------------------------------------------------------------------
@@ -287,7 +105,7 @@ def validate_index(name: str, option: str = "--index") -> str:
 class ElasticsearchSink(Sink):
     """Bulk-indexes each batch as it arrives; `write` returns only when every item is stored."""
 
-    def __init__(self, dataset: Dataset, client: Elasticsearch, *, index: str | None = None,
+    def __init__(self, dataset: Dataset, client: SearchClient, *, index: str | None = None,
                  pipeline: str | None = None, chunk_size: int = 500,
                  max_chunk_bytes: int = MAX_CHUNK_BYTES, policy: RetryPolicy | None = None):
         super().__init__(dataset)
@@ -343,9 +161,9 @@ class ElasticsearchSink(Sink):
         for attempt in range(1, self.policy.attempts + 1):
             try:
                 self.requests += 1
-                resp = self.client.bulk(operations=[line for _, line in pending], pipeline=self.pipeline)
+                resp = self.client.bulk([line for _, line in pending], pipeline=self.pipeline)
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     raise translate(exc, "bulk request") from None
                 problem = str(translate(exc, "bulk request")).removeprefix(f"{SERVICE}: bulk request: ")
                 if attempt == self.policy.attempts:
@@ -355,7 +173,7 @@ class ElasticsearchSink(Sink):
                 continue
             retry: list[tuple[str, bytes]] = []
             last_reason = ""
-            for (rid, line), item in zip(pending, resp.body["items"], strict=True):
+            for (rid, line), item in zip(pending, resp["items"], strict=True):
                 result = next(iter(item.values()))
                 status = result.get("status", 500)
                 if 200 <= status < 300:
@@ -423,7 +241,8 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
 
 # -- doctor -------------------------------------------------------------------------------------
 def doctor_check() -> list[tuple[str, str, str]]:
-    """Elasticsearch reachable, which version, and whether the templates and pipelines are loaded."""
+    """Reachable, which server and version, how authenticated, whether templates and pipelines
+    are loaded."""
     if not os.environ.get("ES_HOST"):
         return [("elasticsearch", "not configured", "ES_HOST is not set")]
     try:
@@ -433,27 +252,29 @@ def doctor_check() -> list[tuple[str, str, str]]:
     host = describe_host(client)
     try:
         with es_errors("info"):
-            info = client.info()
+            server = client.server
         with es_errors("cluster health"):
-            health = client.cluster.health().body.get("status", "unknown")
+            health = "serverless" if server.serverless else client.health().get("status", "unknown")
         from harvester.commands.setup import expected_objects
 
         missing = []
         templates, pipelines = expected_objects()
         for name in templates:
             with es_errors("index templates"):
-                if not client.indices.exists_index_template(name=name):
+                if client.get_index_template(name) is None:
                     missing.append(f"template {name}")
         for name in pipelines:
             with es_errors("ingest pipelines"):
-                if not client.options(ignore_status=404).ingest.get_pipeline(id=name).body:
+                if client.get_pipeline(name) is None:
                     missing.append(f"pipeline {name}")
     except HarvestError as exc:
         return [("elasticsearch", "failed", f"{host}: {exc}")]
     finally:
         client.close()
-    version = info.get("version", {}).get("number", "?")
-    detail = f"{host}: Elasticsearch {version}, cluster {health}"
+    auth = {"sigv4": f"AWS SigV4 ({'/'.join(client.settings.sigv4 or ())})"}.get(
+        client.settings.auth, "API key" if client.settings.api_key else
+        "basic auth" if client.settings.basic else "no auth")
+    detail = f"{host}: {server.label}, cluster {health}, {auth}"
     if missing:
         return [("elasticsearch", "failed", f"{detail}; not loaded: {', '.join(missing[:4])}"
                  f"{' ...' if len(missing) > 4 else ''} (run: harvest setup load-index-templates)")]

@@ -33,8 +33,7 @@ from harvester.sources.opencast import as_list, as_str, episode_fields, search_r
 from harvester.timeutil import iso_z, parse_iso
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
+    from harvester.elasticsearch.client import SearchClient
     from harvester.sources.opencast import OpencastClient
 
 log = logging.getLogger("harvester.episodes")
@@ -50,7 +49,7 @@ def default_source_pattern(now: datetime | None = None) -> str:
     return f"useractions*-{day.strftime('%Y.%m.%d')}"
 
 
-def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 1000,
+def mpids_from_indices(client: SearchClient, pattern: str, *, page_size: int = 1000,
                        field_name: str = "mpid") -> Iterator[str]:
     """Every distinct mpid in the indices matching `pattern`, paged with a composite aggregation.
 
@@ -58,7 +57,7 @@ def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 
     is memory on the cluster; composite paging costs one request per `page_size` mpids.
     Indices written before the templates existed map `mpid` as text: then `mpid.keyword`.
     """
-    from harvester.sinks.elasticsearch import call
+    from harvester.elasticsearch.errors import call
 
     after: dict | None = None
     fields = [field_name, f"{field_name}.keyword"]
@@ -69,7 +68,7 @@ def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 
             composite["after"] = after
         try:
             resp = call(f"composite aggregation over {pattern}", lambda c=composite: client.search(
-                index=pattern, size=0, aggs={"mpids": {"composite": c}},
+                pattern, {"size": 0, "aggs": {"mpids": {"composite": c}}},
                 ignore_unavailable=True, allow_no_indices=True))
         except ServiceError as exc:
             # A text field cannot be aggregated: real clusters report that as "all shards
@@ -80,13 +79,13 @@ def mpids_from_indices(client: Elasticsearch, pattern: str, *, page_size: int = 
                 fields.pop(0)
                 continue
             raise
-        shards = resp.body.get("_shards") or {}
-        if shards.get("failed") or resp.body.get("timed_out"):
+        shards = resp.get("_shards") or {}
+        if shards.get("failed") or resp.get("timed_out"):
             # Partial buckets would silently drop mpids: fail the run instead.
             raise ServiceError("Elasticsearch", f"composite aggregation over {pattern}: "
                                f"{shards.get('failed', 0)} of {shards.get('total', '?')} shard(s) failed"
-                               f"{' (timed out)' if resp.body.get('timed_out') else ''}")
-        agg = resp.body.get("aggregations", {}).get("mpids", {})
+                               f"{' (timed out)' if resp.get('timed_out') else ''}")
+        agg = resp.get("aggregations", {}).get("mpids", {})
         buckets = agg.get("buckets", [])
         for bucket in buckets:
             value = bucket["key"]["mpid"]

@@ -18,7 +18,9 @@ def test_ok_once_templates_are_loaded(cli_run, es_standin):  # noqa: F811
     assert cli_run("setup", "load-index-templates").exit_code == 0
     (name, status, detail), = doctor_check()
     assert (name, status) == ("elasticsearch", "ok")
-    assert "Elasticsearch 8.19.3" in detail and "7 templates and 2 pipelines loaded" in detail
+    name = "OpenSearch" if es_standin.flavor.distribution == "opensearch" else "Elasticsearch"
+    assert ("AWS SigV4 (us-east-1/es)" in detail) == es_standin.sigv4
+    assert f"{name} {es_standin.version}" in detail and "7 templates and 2 pipelines loaded" in detail
 
 
 def test_unreachable_is_failed_with_the_reason(monkeypatch):
@@ -29,6 +31,9 @@ def test_unreachable_is_failed_with_the_reason(monkeypatch):
 
 
 def test_secrets_never_in_the_detail(es_standin, monkeypatch):  # noqa: F811
+    from tests.standins.elasticsearch import plain_auth
+
+    plain_auth(es_standin, monkeypatch)
     monkeypatch.setenv("ES_USER", "elastic")
     monkeypatch.setenv("ES_PASSWORD", "Doctor-Secret-77")
     monkeypatch.setenv("ES_HOST", es_standin.url.replace("http://", "http://elastic:Url-Secret-88@"))

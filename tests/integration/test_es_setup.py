@@ -88,8 +88,9 @@ def test_a_rejected_template_fails_the_run(cli_run, es_standin, tmp_path):  # no
 
 
 def test_secrets_never_appear_even_at_debug(cli_run, es_standin, monkeypatch):  # noqa: F811
-    from tests.standins.elasticsearch import error_response
+    from tests.standins.elasticsearch import error_response, plain_auth
 
+    plain_auth(es_standin, monkeypatch)
     monkeypatch.setenv("ES_USER", "elastic")
     monkeypatch.setenv("ES_PASSWORD", "Pw-Setup-Secret-1")
     es_standin.inject(lambda r: error_response(401, "security_exception", "unable to authenticate"),
@@ -105,3 +106,38 @@ def test_secrets_never_appear_even_at_debug(cli_run, es_standin, monkeypatch):  
     assert result.exit_code == 1
     assert "QXBpLUtleS1TZWNyZXQtMg==" not in result.stderr + result.stdout
     assert es_standin.requests[-1].headers["Authorization"] == "ApiKey QXBpLUtleS1TZWNyZXQtMg=="
+
+
+def test_templates_and_pipelines_are_adapted_to_each_server(cli_run, es_standin):  # noqa: F811
+    result = cli_run("setup", "load-index-templates")
+    assert result.exit_code == 0, result.stderr
+    flavor = es_standin.flavor
+    assert f"({'OpenSearch' if flavor.distribution == 'opensearch' else 'Elasticsearch'} {flavor.number})" \
+        in result.stderr
+    custom_keys = es_standin.templates["zoom-meetings"]["template"]["mappings"]["properties"]["custom_keys"]
+    expected = {"es8": {"type": "flattened"}, "es9": {"type": "flattened"}, "os2": {"type": "flat_object"},
+                "os3": {"type": "flat_object"}}.get(flavor.name, {"type": "object", "enabled": False})
+    assert custom_keys == expected
+    pipeline = es_standin.pipelines["harvester-useractions"]
+    assert ("_meta" in pipeline) == flavor.pipeline_meta
+    assert [next(iter(p)) for p in pipeline["processors"]] == ["geoip", "user_agent"]
+    # a document with the free-form object is stored on every server
+    assert es_standin.templates["zoom-meetings"]["_meta"]["content_sha256"]
+    if es_standin.sigv4:
+        assert all(r.headers["Authorization"].startswith("AWS4-HMAC-SHA256 ") for r in es_standin.requests)
+
+
+def test_a_server_without_a_processor_gets_the_pipeline_without_it(cli_run, monkeypatch):
+    from tests.standins.elasticsearch import ElasticsearchStandIn
+
+    with ElasticsearchStandIn(flavor="es7", missing_processors=["geoip"]) as es:
+        monkeypatch.setenv("ES_HOST", es.url)
+        result = cli_run("setup", "load-index-templates")
+        assert result.exit_code == 0, result.stderr
+        assert "pipeline harvester-useractions: Elasticsearch 7.10.2 has no geoip processor" in result.stderr
+        assert [next(iter(p)) for p in es.pipelines["harvester-useractions"]["processors"]] == ["user_agent"]
+        assert es.pipelines["harvester-zoom-sessions"]["processors"] == []
+        es.reset_counters()
+        again = cli_run("setup", "load-index-templates")
+        assert again.exit_code == 0 and puts(es) == []
+        assert "0 created, 0 updated, 9 unchanged" in again.stderr

@@ -145,6 +145,9 @@ def test_elasticsearch_down_is_a_service_error(monkeypatch):
 
 
 def test_credentials_never_appear_in_errors(es_standin, monkeypatch):  # noqa: F811
+    from tests.standins.elasticsearch import plain_auth
+
+    plain_auth(es_standin, monkeypatch)
     monkeypatch.setenv("ES_USER", "elastic")
     monkeypatch.setenv("ES_PASSWORD", "Sup3r-Secret-Pw")
 
@@ -169,5 +172,8 @@ def test_an_elasticsearch_9_server_takes_the_same_writes(monkeypatch):
         with open_es_sink(EPISODES, {}) as sink:
             sink.write([{"mpid": "a"}, {"mpid": "b"}])
         assert es9.ids("episodes") == {"a", "b"}
-        accept = es9.requests[0].headers["Accept"]
+        # GET / first, as plain JSON; then the official client, with compatibility headers
+        assert es9.requests[0].path == "/" and "Accept" not in es9.requests[0].headers
+        assert es9.requests[-1].path == "/_bulk"
+        accept = es9.requests[-1].headers["Accept"]
         assert "compatible-with=8" in accept

@@ -10,9 +10,16 @@ import pytest
 import requests
 from elasticsearch import ApiError, Elasticsearch
 
-from tests.standins.elasticsearch import ElasticsearchStandIn, es_standin  # noqa: F401
+from tests.standins.elasticsearch import ElasticsearchStandIn
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+@pytest.fixture
+def es_standin():
+    """These tests drive the stand-in with the official 8.x client: Elasticsearch 8 only."""
+    with ElasticsearchStandIn() as standin:
+        yield standin
 
 
 @pytest.fixture
@@ -162,3 +169,80 @@ def test_a_nine_x_server_accepts_the_eight_x_client():
     with ElasticsearchStandIn(major=9) as es9:
         client = Elasticsearch(es9.url, max_retries=0)
         assert client.info()["version"]["number"].startswith("9.")
+
+
+# -- the other servers: their real answers and refusals -----------------------------------------
+@pytest.mark.parametrize("flavor, distribution, number", [
+    ("es7", None, "7.10.2"), ("os1", "opensearch", "1.3.20"), ("os2", "opensearch", "2.19.2"),
+    ("os3", "opensearch", "3.1.0")])
+def test_legacy_servers_answer_plain_json_without_the_product_header(flavor, distribution, number):
+    with ElasticsearchStandIn(flavor=flavor) as standin:
+        resp = requests.get(standin.url, timeout=5)
+        assert "X-Elastic-Product" not in resp.headers
+        assert resp.headers["Content-Type"] == "application/json; charset=UTF-8"
+        version = resp.json()["version"]
+        assert version["number"] == number and version.get("distribution") == distribution
+        refused = requests.post(f"{standin.url}/_bulk", data=b'{"index":{"_index":"a"}}\n{}\n', timeout=5,
+                                headers={"Content-Type": "application/vnd.elasticsearch+x-ndjson; "
+                                                         "compatible-with=8"})
+        assert refused.status_code == 406
+        assert refused.json() == {"error": "Content-Type header [application/vnd.elasticsearch+x-ndjson; "
+                                           "compatible-with=8] is not supported", "status": 406}
+        # the official 8.x client cannot talk to them
+        with pytest.raises(Exception, match="not Elasticsearch|406"):
+            Elasticsearch(standin.url, max_retries=0).info()
+
+
+@pytest.mark.parametrize("flavor", ["es7", "os1", "os2", "os3"])
+def test_legacy_servers_refuse_what_they_lack(flavor):
+    with ElasticsearchStandIn(flavor=flavor) as standin:
+        def put(path, body):
+            return requests.put(f"{standin.url}{path}", json=body, timeout=5)
+
+        resp = put("/_index_template/t", {"index_patterns": ["t-*"], "template": {
+            "mappings": {"properties": {"x": {"type": "flattened"}}}}})
+        assert resp.status_code == 400 and "No handler for type [flattened]" in resp.text
+        resp = put("/_ingest/pipeline/p", {"processors": [{"set": {"field": "a", "value": 1}}],
+                                            "_meta": {"k": "v"}})
+        assert resp.status_code == 400
+        assert "doesn't support one or more provided configuration parameters ['_meta']" in resp.text
+        resp = put("/_index_template/t", {"index_patterns": ["t-*"], "allow_auto_create": True})
+        assert resp.status_code == 400 and "unknown field [allow_auto_create]" in resp.text
+        flat = put("/_index_template/f", {"index_patterns": ["f-*"], "template": {
+            "mappings": {"properties": {"x": {"type": "flat_object"}}}}})
+        assert flat.status_code == (200 if flavor in ("os2", "os3") else 400)
+
+
+def _signed(standin, method, path, body=b"", *, secret="testing", region="us-east-1", service="es"):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=f"{standin.url}{path}", data=body)
+    SigV4Auth(Credentials("testing", secret), service, region).add_auth(request)
+    headers = dict(request.headers.items())
+    headers["Content-Type"] = "application/json"
+    return requests.request(method, f"{standin.url}{path}", data=body, headers=headers, timeout=5)
+
+
+def test_sigv4_mode_checks_every_part_of_the_signature():
+    with ElasticsearchStandIn(flavor="os2", sigv4=True) as standin:
+        assert requests.get(standin.url, timeout=5).status_code == 403  # unsigned
+        good = _signed(standin, "GET", "/")
+        assert good.status_code == 200 and good.json()["version"]["distribution"] == "opensearch"
+        assert standin.signed[-1]["signed_headers"] == ["host", "x-amz-date"]
+        assert "does not match" in _signed(standin, "GET", "/", secret="wrong").text
+        assert "scoped" in _signed(standin, "GET", "/", region="eu-west-1").text
+        assert "scoped" in _signed(standin, "GET", "/", service="aoss").text
+        body = b'{"processors":[]}'
+        assert _signed(standin, "PUT", "/_ingest/pipeline/p", body).status_code == 200
+        # a body changed after signing
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method="PUT", url=f"{standin.url}/_ingest/pipeline/q", data=body)
+        SigV4Auth(Credentials("testing", "testing"), "es", "us-east-1").add_auth(request)
+        tampered = requests.put(f"{standin.url}/_ingest/pipeline/q", data=b'{"processors":[1]}', timeout=5,
+                                headers={**dict(request.headers.items()), "Content-Type": "application/json"})
+        assert tampered.status_code == 403 and "q" not in standin.pipelines

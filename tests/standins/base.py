@@ -105,7 +105,9 @@ class StandIn:
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         port = self._server.server_port
         self.url = f"http://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: stop() returns in milliseconds, not half a second per stand-in.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self.url
 

@@ -1,10 +1,20 @@
 """A strict in-process Elasticsearch stand-in, driven over real HTTP by the official client.
 
 No Elasticsearch server can be installed where the tests run, so this enforces what a real
-8.x/9.x cluster enforces for the calls the harvester makes, and refuses the rest loudly:
+cluster enforces for the calls the harvester makes, and refuses the rest loudly. It is one of
+six servers (`Flavor`, see FLAVORS), each with its real `GET /` body and headers:
 
-- the `X-Elastic-Product: Elasticsearch` header on every answer (the 8.x client refuses a
-  server without it) and the REST compatibility media types (`compatible-with=N`);
+- Elasticsearch 8 and 9: `X-Elastic-Product: Elasticsearch` on every answer (the 8.x client
+  refuses a server without it), the REST compatibility media types (`compatible-with=N`,
+  N the major or the one before), answered in the media type that was asked for;
+- Elasticsearch 7.10 (the OSS build Amazon Elasticsearch Service runs) and OpenSearch 1, 2
+  and 3: no product header, `application/json` only: a `application/vnd.elasticsearch+json`
+  Content-Type is answered 406 as they do; none has `flattened`, pipeline `_meta`,
+  `runtime` mappings or the template keys added after 7.10; OpenSearch 2.7+ has `flat_object`;
+- `sigv4=True` answers as Amazon OpenSearch Service behind IAM: every request must carry an
+  `AWS4-HMAC-SHA256` Authorization whose credential scope names the region and service,
+  whose signed headers include host and x-amz-date (fresh), whose x-amz-content-sha256 (when
+  sent) is the body's, and whose signature botocore's own SigV4 signer recomputes the same;
 - bulk framing: NDJSON, final newline, one known action per metadata line, no `_type`,
   lowercase index names, `_id` at most 512 bytes, per-item results and errors;
 - composable index templates (no legacy `template` key, no mapping types, no `string` or
@@ -66,6 +76,70 @@ PROCESSORS = {
 MAX_ID_BYTES = 512
 _BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 
+# What Elasticsearch 7.10's OSS build and OpenSearch lack of the above.
+_NOT_IN_OSS = {"flattened", "wildcard", "match_only_text", "constant_keyword", "unsigned_long", "version"}
+_NEW_TEMPLATE_KEYS = {"allow_auto_create", "ignore_missing_component_templates", "deprecated"}
+_NEW_PROCESSORS = {"network_direction", "reroute", "community_id", "registered_domain", "redact",
+                   "ip_location"}
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One server the harvester supports, as far as its answers differ from the others'."""
+
+    name: str
+    distribution: str  # "elasticsearch" or "opensearch"
+    number: str
+    build_flavor: str | None = "default"
+    product_header: bool = True
+    compat: tuple[int, ...] = ()  # compatible-with=N values accepted; () = vnd media types refused
+    field_types: frozenset = frozenset(FIELD_TYPES)
+    template_keys: frozenset = frozenset(TEMPLATE_KEYS)
+    processors: frozenset = frozenset(PROCESSORS)
+    pipeline_meta: bool = True
+    runtime_mappings: bool = True
+    tagline: str = "You Know, for Search"
+
+    @property
+    def major(self) -> int:
+        return int(self.number.split(".")[0])
+
+    def info(self) -> dict:
+        version = {"number": self.number, "build_type": "tar", "build_hash": "0" * 40,
+                   "build_date": "2025-01-01T00:00:00.000000Z", "build_snapshot": False,
+                   "lucene_version": "9.12.1",
+                   "minimum_wire_compatibility_version": "7.10.0" if self.distribution == "opensearch"
+                   else f"{self.major - 1}.17.0" if self.major >= 8 else "6.8.0",
+                   "minimum_index_compatibility_version": "7.0.0" if self.distribution == "opensearch"
+                   else f"{self.major - 1}.0.0" if self.major >= 8 else "6.0.0-beta1"}
+        if self.distribution == "opensearch":
+            version = {"distribution": "opensearch", **version}
+        elif self.build_flavor:
+            version["build_flavor"] = self.build_flavor
+        return {"name": "standin", "cluster_name": "standin", "cluster_uuid": "standin-uuid",
+                "version": version, "tagline": self.tagline}
+
+
+def _legacy(name: str, distribution: str, number: str, **kw) -> Flavor:
+    types = set(FIELD_TYPES) - _NOT_IN_OSS
+    if kw.pop("flat_object", False):
+        types |= {"flat_object", "match_only_text", "wildcard", "unsigned_long", "constant_keyword"}
+    return Flavor(name, distribution, number, product_header=False, compat=(),
+                  field_types=frozenset(types), template_keys=frozenset(TEMPLATE_KEYS - _NEW_TEMPLATE_KEYS),
+                  processors=frozenset(PROCESSORS - _NEW_PROCESSORS), pipeline_meta=False,
+                  runtime_mappings=False, **kw)
+
+
+_OS_TAGLINE = "The OpenSearch Project: https://opensearch.org/"
+FLAVORS: dict[str, Flavor] = {
+    "es7": _legacy("es7", "elasticsearch", "7.10.2", build_flavor="oss"),
+    "es8": Flavor("es8", "elasticsearch", "8.19.3", compat=(7, 8)),
+    "es9": Flavor("es9", "elasticsearch", "9.1.0", compat=(8, 9)),
+    "os1": _legacy("os1", "opensearch", "1.3.20", build_flavor=None, tagline=_OS_TAGLINE),
+    "os2": _legacy("os2", "opensearch", "2.19.2", build_flavor=None, tagline=_OS_TAGLINE, flat_object=True),
+    "os3": _legacy("os3", "opensearch", "3.1.0", build_flavor=None, tagline=_OS_TAGLINE, flat_object=True),
+}
+
 
 class EsError(Exception):
     """An error answered as Elasticsearch does: {"error": {...}, "status": N}."""
@@ -77,6 +151,16 @@ class EsError(Exception):
     def body(self) -> dict:
         err = {"type": self.type, "reason": self.reason}
         return {"error": {"root_cause": [err], **err}, "status": self.status}
+
+
+class _Plain406(EsError):
+    """Elasticsearch 7 and OpenSearch refuse an unknown Content-Type with a plain-string error."""
+
+    def __init__(self, reason: str):
+        super().__init__(406, "media_type_header_exception", reason)
+
+    def body(self) -> dict:
+        return {"error": self.reason, "status": 406}
 
 
 def es_response(doc, status: int = 200, headers: dict | None = None) -> Response:
@@ -258,13 +342,15 @@ class Index:
             return
         ftype = mapping.get("type", "object" if "properties" in mapping else None)
         if ftype in ("object", "nested"):
+            if mapping.get("enabled") is False:
+                return  # kept in _source, never parsed
             if not isinstance(value, dict):
                 raise EsError(400, "document_parsing_exception",
                               f"object mapping for [{path}] tried to parse field [{path}] as object, "
                               "but found a concrete value")
             self._check_object(value, path + ".", mapping)
             return
-        if isinstance(value, dict) and ftype not in ("flattened", "geo_point", "geo_shape",
+        if isinstance(value, dict) and ftype not in ("flattened", "flat_object", "geo_point", "geo_shape",
                                                      "integer_range", "date_range"):
             raise EsError(400, "document_parsing_exception",
                           f"failed to parse field [{path}] of type [{ftype}]: an object was given")
@@ -312,10 +398,18 @@ def _is_integral(value) -> bool:
 class ElasticsearchStandIn(StandIn):
     """Subset of the Elasticsearch REST API, strict about what it accepts."""
 
-    def __init__(self, major: int = 8):
+    def __init__(self, major: int = 8, *, flavor: str | None = None, sigv4: bool = False,
+                 region: str = "us-east-1", service: str = "es",
+                 aws_keys: dict[str, str] | None = None, missing_processors: Iterable[str] = ()):
         super().__init__()
-        self.major = major
-        self.version = {8: "8.19.3", 9: "9.1.0"}.get(major, f"{major}.0.0")
+        self.flavor = FLAVORS[flavor or f"es{major}"]
+        self.major = self.flavor.major
+        self.version = self.flavor.number
+        self.sigv4 = sigv4
+        self.region, self.service = region, service
+        self.aws_keys = aws_keys if aws_keys is not None else {"testing": "testing"}
+        self.processors = set(self.flavor.processors) - set(missing_processors)
+        self.signed: list[dict] = []  # the parsed Authorization of every signed request
         self.indices: dict[str, Index] = {}
         self.templates: dict[str, dict] = {}
         self.component_templates: dict[str, dict] = {}
@@ -384,15 +478,100 @@ class ElasticsearchStandIn(StandIn):
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        if self.sigv4:
+            refused = self._check_sigv4(request)
+            if refused is not None:
+                return refused
         try:
             self._check_media_types(request)
             with self._state:
-                return self._route(request)
+                response = self._route(request)
         except EsError as exc:
-            return es_response(exc.body(), exc.status)
+            response = es_response(exc.body(), exc.status)
+        return self._as_flavor(request, response)
+
+    def _as_flavor(self, request: Request, response: Response) -> Response:
+        """The headers this server answers with: the product header where it has one, and
+        the compatibility media type only to a request that asked for it."""
+        if not self.flavor.product_header:
+            response.headers.pop("X-Elastic-Product", None)
+        asked = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
+        m = re.search(r"compatible-with=(\d+)", asked)
+        if m and self.flavor.compat:
+            response.headers["Content-Type"] = ("application/vnd.elasticsearch+json;"
+                                                f"compatible-with={m.group(1)}")
+        else:
+            response.headers["Content-Type"] = "application/json; charset=UTF-8"
+        return response
+
+    def _check_sigv4(self, request: Request) -> Response | None:
+        """Amazon's IAM front: a valid AWS Signature V4 or 403, before anything else is looked at."""
+        import hashlib
+        from datetime import UTC
+
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        def refuse(message: str, key: str = "message") -> Response:
+            return Response(json.dumps({key: message}), status=403, content_type="application/json")
+
+        header = request.headers.get("Authorization", "")
+        action = f"es:ESHttp{request.method.capitalize()}"
+        if not header.startswith("AWS4-HMAC-SHA256 "):
+            return refuse(f"User: anonymous is not authorized to perform: {action} because no "
+                          "resource-based policy allows the action", key="Message")
+        fields = dict(part.strip().split("=", 1) for part in header[len("AWS4-HMAC-SHA256 "):].split(","))
+        try:
+            akid, day, region, service, terminator = fields["Credential"].split("/")
+            signed = fields["SignedHeaders"].split(";")
+            signature = fields["Signature"]
+        except (KeyError, ValueError):
+            return refuse("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'")
+        amz_date = request.headers.get("X-Amz-Date", "")
+        self.signed.append({"access_key": akid, "day": day, "region": region, "service": service,
+                            "signed_headers": signed, "amz_date": amz_date,
+                            "content_sha256": request.headers.get("X-Amz-Content-SHA256")})
+        if terminator != "aws4_request" or (region, service) != (self.region, self.service):
+            return refuse(f"Credential should be scoped to a valid region and service: expected "
+                          f"{self.region}/{self.service}, got {region}/{service}")
+        if "host" not in signed or "x-amz-date" not in signed:
+            return refuse("host and x-amz-date must be signed headers")
+        try:
+            when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return refuse("X-Amz-Date is missing or not in ISO 8601 basic format")
+        if abs((datetime.now(UTC) - when).total_seconds()) > 300 or not amz_date.startswith(day):
+            return refuse("Signature expired or its date does not match the credential scope")
+        body = request.get_data()
+        sent_sha = request.headers.get("X-Amz-Content-SHA256")
+        if sent_sha is not None and sent_sha != hashlib.sha256(body).hexdigest():
+            return refuse("The provided 'x-amz-content-sha256' header does not match what was computed.")
+        secret = self.aws_keys.get(akid)
+        if secret is None:
+            return refuse("The security token included in the request is invalid.")
+        query = request.query_string.decode()
+        url = f"http://{request.host}{request.path}" + (f"?{query}" if query else "")
+        again = AWSRequest(method=request.method, url=url, data=body,
+                           headers={h: request.headers.get(h, "") for h in signed if h != "host"})
+        again.headers["host"] = request.host
+        again.context["timestamp"] = amz_date
+        signer = SigV4Auth(Credentials(akid, secret, request.headers.get("X-Amz-Security-Token")),
+                           service, region)
+        expected = signer.signature(signer.string_to_sign(again, signer.canonical_request(again)), again)
+        if expected != signature:
+            return refuse("The request signature we calculated does not match the signature you "
+                          "provided. Check your AWS Secret Access Key and signing method.")
+        return None
 
     def _check_media_types(self, request: Request) -> None:
+        if not self.flavor.compat:
+            ctype = request.headers.get("Content-Type", "")
+            if request.get_data() and "vnd.elasticsearch" in ctype:
+                raise _Plain406(f"Content-Type header [{ctype}] is not supported")
         for header in ("Accept", "Content-Type"):
+            if not self.flavor.compat:
+                break  # 7.10 and OpenSearch read the Accept header as plain JSON
             value = request.headers.get(header, "")
             m = re.search(r"compatible-with=(\d+)", value)
             if m and int(m.group(1)) not in (self.major - 1, self.major):
@@ -438,6 +617,8 @@ class ElasticsearchStandIn(StandIn):
             return self._template(request, parts[1:], self.component_templates, composable=False)
         elif parts[:2] == ["_ingest", "pipeline"]:
             return self._pipeline(request, parts[2:])
+        elif parts == ["_nodes", "ingest"] and m == "GET":
+            return es_response(self._nodes_ingest())
         elif parts[:2] == ["_cluster", "health"] and m == "GET":
             return es_response({"cluster_name": "standin", "status": "green", "timed_out": False,
                                 "number_of_nodes": 1, "number_of_data_nodes": 1,
@@ -455,11 +636,14 @@ class ElasticsearchStandIn(StandIn):
                       f"no handler found for uri [{request.path}] and method [{m}]")
 
     def _info(self) -> dict:
-        return {"name": "standin", "cluster_name": "standin", "cluster_uuid": "standin-uuid",
-                "version": {"number": self.version, "build_flavor": "default",
-                            "minimum_wire_compatibility_version": f"{self.major - 1}.17.0",
-                            "minimum_index_compatibility_version": f"{self.major - 1}.0.0"},
-                "tagline": "You Know, for Search"}
+        return self.flavor.info()
+
+    def _nodes_ingest(self) -> dict:
+        return {"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "standin",
+                "nodes": {"standin-node": {"name": "standin", "version": self.version,
+                                           "roles": ["data", "ingest", "master"],
+                                           "ingest": {"processors": [{"type": t}
+                                                                     for t in sorted(self.processors)]}}}}
 
     # -- templates and pipelines ----------------------------------------------------------------
     def _template(self, request: Request, rest: list[str], store: dict, composable: bool) -> Response:
@@ -498,7 +682,7 @@ class ElasticsearchStandIn(StandIn):
         raise EsError(405, "illegal_argument_exception", f"method [{m}] not allowed")
 
     def _validate_composable(self, name: str, body: dict) -> None:
-        unknown = sorted(set(body) - TEMPLATE_KEYS)
+        unknown = sorted(set(body) - self.flavor.template_keys)
         if unknown:
             raise EsError(400, "x_content_parse_exception",
                           f"[1:2] [index_template] unknown field [{unknown[0]}]")
@@ -532,8 +716,9 @@ class ElasticsearchStandIn(StandIn):
                               f"from existing templates [{other}] with patterns ({other} => {others}) "
                               "that have the same priority")
         template = body.get("template", {})
-        unknown = sorted(set(template) - {"settings", "mappings", "aliases", "lifecycle",
-                                          "data_stream_options"})
+        inner = {"settings", "mappings", "aliases"} | (
+            {"lifecycle", "data_stream_options"} if self.flavor.pipeline_meta else set())
+        unknown = sorted(set(template) - inner)
         if unknown:
             raise EsError(400, "x_content_parse_exception", f"[template] unknown field [{unknown[0]}]")
         self._validate_mappings(template.get("mappings", {}))
@@ -541,6 +726,8 @@ class ElasticsearchStandIn(StandIn):
     def _validate_mappings(self, mappings: dict) -> None:
         allowed = {"properties", "dynamic_templates", "dynamic", "date_detection", "numeric_detection",
                    "_source", "_meta", "_routing", "runtime", "dynamic_date_formats", "subobjects"}
+        if not self.flavor.runtime_mappings:
+            allowed -= {"runtime", "subobjects"}
         extra = sorted(set(mappings) - allowed)
         if extra:
             raise EsError(400, "mapper_parsing_exception",
@@ -563,7 +750,7 @@ class ElasticsearchStandIn(StandIn):
         ftype = spec.get("type")
         if ftype is None and "properties" not in spec and not allow_untyped:
             raise EsError(400, "mapper_parsing_exception", f"No type specified for field [{path}]")
-        if ftype is not None and ftype not in FIELD_TYPES:
+        if ftype is not None and ftype not in self.flavor.field_types:
             raise EsError(400, "mapper_parsing_exception",
                           f"No handler for type [{ftype}] declared on field [{path}]")
         if spec.get("index") not in (None, True, False):
@@ -594,6 +781,12 @@ class ElasticsearchStandIn(StandIn):
             return es_response({"acknowledged": True})
         if m == "PUT":
             body = self._json(request)
+            allowed = {"description", "version", "processors", "on_failure"} | (
+                {"_meta", "deprecated"} if self.flavor.pipeline_meta else set())
+            extra = sorted(set(body) - allowed)
+            if extra:
+                raise EsError(400, "parse_exception", f"pipeline [{name}] doesn't support one or more "
+                              f"provided configuration parameters {extra}")
             processors = body.get("processors")
             if not isinstance(processors, list):
                 raise EsError(400, "parse_exception", "[processors] required property is missing")
@@ -601,7 +794,7 @@ class ElasticsearchStandIn(StandIn):
                 if not isinstance(proc, dict) or len(proc) != 1:
                     raise EsError(400, "parse_exception", "a processor must be a single named object")
                 (ptype, spec), = proc.items()
-                if ptype not in PROCESSORS:
+                if ptype not in self.processors:
                     raise EsError(400, "parse_exception", f"No processor type exists with name [{ptype}]")
                 if ptype in ("geoip", "user_agent", "rename", "convert", "date", "lowercase") and \
                         "field" not in spec:
@@ -1064,9 +1257,30 @@ def _in_range(value, bounds: dict) -> bool:
     return all(checks[k](cmp(v)) for k, v in bounds.items() if k in checks)
 
 
-@pytest.fixture
-def es_standin(monkeypatch):
-    """A running Elasticsearch stand-in with ES_HOST pointing at it."""
-    with ElasticsearchStandIn() as es:
+#: The servers every test using `es_standin` runs against: Amazon's Elasticsearch 7.10 and
+#: OpenSearch 2 behind IAM (SigV4), Elasticsearch 8 and 9, OpenSearch 1 and 3 without.
+STANDIN_SERVERS = {
+    "es7-sigv4": {"flavor": "es7", "sigv4": True},
+    "es8": {"flavor": "es8"},
+    "es9": {"flavor": "es9"},
+    "os1": {"flavor": "os1"},
+    "os2-sigv4": {"flavor": "os2", "sigv4": True},
+    "os3": {"flavor": "os3"},
+}
+
+
+def plain_auth(es: ElasticsearchStandIn, monkeypatch) -> None:
+    """For tests of basic or API-key auth: the stand-in stops asking for SigV4."""
+    es.sigv4 = False
+    monkeypatch.delenv("ES_AWS_AUTH", raising=False)
+
+
+@pytest.fixture(params=list(STANDIN_SERVERS))
+def es_standin(request, monkeypatch):
+    """A running stand-in with ES_HOST pointing at it, once per supported server."""
+    with ElasticsearchStandIn(**STANDIN_SERVERS[request.param]) as es:
         monkeypatch.setenv("ES_HOST", es.url)
+        if es.sigv4:
+            monkeypatch.setenv("ES_AWS_AUTH", "sigv4")
+            monkeypatch.setenv("AWS_REGION", es.region)
         yield es
