@@ -252,6 +252,12 @@ class Index:
     def _check_value(self, path: str, value, mapping: dict) -> None:
         if value is None:
             return
+        if isinstance(value, list) and mapping.get("type") == "geo_point" and len(value) == 2 \
+                and all(_is_number(v) for v in value):  # one point as [lon, lat]
+            if not (-180 <= float(value[0]) <= 180 and -90 <= float(value[1]) <= 90):
+                raise EsError(400, "document_parsing_exception", f"failed to parse field [{path}] of type "
+                              f"[geo_point]: [{value}] is out of bounds")
+            return
         if isinstance(value, list):
             for v in value:
                 self._check_value(path, v, mapping)
