@@ -27,15 +27,15 @@ STYLES = ("original", "current")
 #: current-style name -> original path; the `meetings`/`sessions` templates map them as aliases
 MEETING_ALIASES = {"meeting_id": "meeting_series_id", "host_id": "host.host_id",
                    "host_name": "host.name", "host_email": "host.email",
-                   "user_type": "host.user_type", "zoom_participant_count": "participant_sessions",
-                   "has_recording": "recording"}
+                   "user_type": "host.user_type", "has_recording": "recording"}
 SESSION_ALIASES = {"meeting_uuid": "meeting", "participant_id": "user_id", "zoom_user_id": "id",
                    "ip": "ip_address"}
 
 _LOCATION = re.compile(r"^\s*(?P<city>.*?)\s*\((?P<cc>[A-Za-z]{2})\)\s*$")
 _MEETING_KEEP = ("doc_type", "uuid", "topic", "start_time", "end_time", "duration", "has_pstn",
                  "has_voip", "has_3rd_party_audio", "has_video", "has_screen_share", "has_sip",
-                 "has_archiving", "dept", "participant_count", "session_count", "custom_keys",
+                 "has_archiving", "dept", "participant_count", "session_count",
+                 "zoom_participant_count", "custom_keys",
                  "tracking_fields", "source", "harvest_day", "participants_error")
 _SESSION_RENAMED = set(SESSION_ALIASES) | {"session_id", "meeting_id"}
 
@@ -46,8 +46,9 @@ def original_meeting(doc: dict) -> dict:
     out["meeting_series_id"] = doc.get("meeting_id")
     out["host"] = {"host_id": doc.get("host_id"), "name": doc.get("host_name"),
                    "email": doc.get("host_email"), "user_type": doc.get("user_type")}
-    count = doc.get("zoom_participant_count")
-    out["participant_sessions"] = count if count is not None else doc.get("session_count")
+    # sessions, not distinct participants (the original's comment); Zoom's count when unread
+    count = doc.get("session_count")
+    out["participant_sessions"] = count if count is not None else doc.get("zoom_participant_count")
     out["recording"] = doc.get("has_recording")
     return out
 
