@@ -18,7 +18,7 @@ def test_ok_once_templates_are_loaded(cli_run, es_standin):  # noqa: F811
     assert cli_run("setup", "load-index-templates").exit_code == 0
     (name, status, detail), = doctor_check()
     assert (name, status) == ("elasticsearch", "ok")
-    assert "Elasticsearch 8.19.3" in detail and "7 templates and 2 pipelines loaded" in detail
+    assert "Elasticsearch 8.19.3" in detail and "9 templates and 2 pipelines loaded" in detail
 
 
 def test_unreachable_is_failed_with_the_reason(monkeypatch):
