@@ -101,3 +101,23 @@ def open_geolite(path: str | None) -> GeoLite | None:
     """The database at `path` (the option, else GEOLITE_PATH), or None when neither is set."""
     path = path or os.environ.get("GEOLITE_PATH") or None
     return GeoLite(path.strip()) if path and path.strip() else None
+
+
+def doctor_check() -> list[tuple[str, str, str]]:
+    """`harvest doctor`: the GeoLite2 file opens, its type and build date (a year-old file
+    misplaces many addresses: MaxMind updates GeoLite2 twice a week)."""
+    path = os.environ.get("GEOLITE_PATH")
+    if not path:
+        return [("geolite", "not configured",
+                 "set GEOLITE_PATH to locate addresses here (else the ingest pipelines' geoip)")]
+    try:
+        geo = GeoLite(path)
+    except click.ClickException as exc:
+        return [("geolite", "failed", exc.format_message())]
+    try:
+        from datetime import UTC, datetime
+
+        built = datetime.fromtimestamp(geo._reader.metadata().build_epoch, UTC).date()
+        return [("geolite", "ok", f"{path}: {geo.database_type}, built {built}")]
+    finally:
+        geo.close()

@@ -109,3 +109,14 @@ def test_zoom_original_style():
     assert SESSIONS.id_of(again) == "u==7#2026-11-23T10:30:00Z"
     assert split_location("São Paulo (BR)") == ("São Paulo", "BR")
     assert split_location("Somewhere") == ("Somewhere", None) and split_location("") == (None, None)
+
+
+def test_doctor_reports_the_geolite_file(tmp_path, monkeypatch):
+    from harvester.geoip import doctor_check
+
+    assert doctor_check()[0][:2] == ("geolite", "not configured")
+    monkeypatch.setenv("GEOLITE_PATH", str(tmp_path / "gone.mmdb"))
+    assert doctor_check()[0][1] == "failed" and "no such file" in doctor_check()[0][2]
+    monkeypatch.setenv("GEOLITE_PATH", str(tiny_geolite(tmp_path / "c.mmdb")))
+    (name, status, detail), = doctor_check()
+    assert status == "ok" and "GeoLite2-City, built " in detail
