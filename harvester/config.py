@@ -100,6 +100,10 @@ SETTINGS: list[Setting] = [
          "the host, else es)"),
         ("KIBANA_URL", "Kibana base URL used by dev init", "http://localhost:5601"),
         ("ES_BULK_SIZE", "documents per Elasticsearch bulk request", "500"),
+        ("ES_USERACTIONS_INDEX", "index of useractions --output es: a prefix (-YYYY.MM.DD of the action "
+         "is added) or a name with a Logstash date, e.g. useractions-prod-%{+YYYY.MM.dd}", "useractions"),
+        ("GEOLITE_PATH", "GeoLite2/GeoIP2 City .mmdb file: geoip of useractions --output es and of Zoom "
+         "sessions (unset: the ingest pipeline's geoip processor)"),
     ),
     *_s(
         "zoom",
@@ -115,10 +119,12 @@ SETTINGS: list[Setting] = [
          "lists), e.g. 20/min", "20/min"),
         ("ZOOM_CHECKPOINT_S3_KEY", "S3 key of the zoom checkpoint in S3_HARVEST_TS_BUCKET "
          "(unset: a file in HARVEST_STATE_DIR)"),
-        ("ZOOM_MEETINGS_INDEX", "index prefix of Zoom meeting documents (-YYYY.MM.DD is added)",
-         "zoom-meetings"),
-        ("ZOOM_SESSIONS_INDEX", "index prefix of Zoom session documents (-YYYY.MM.DD is added)",
-         "zoom-sessions"),
+        ("ZOOM_DOC_STYLE", "original (meetings-*, sessions-*, the original field names) or current "
+         "(zoom-meetings-*, zoom-sessions-*, flat names)", "original"),
+        ("ZOOM_MEETINGS_INDEX", "index prefix of Zoom meeting documents (-YYYY.MM.DD is added; default "
+         "meetings, or zoom-meetings in the current style)"),
+        ("ZOOM_SESSIONS_INDEX", "index prefix of Zoom session documents (-YYYY.MM.DD is added; default "
+         "sessions, or zoom-sessions in the current style)"),
     ),
     *_s(
         "logs",

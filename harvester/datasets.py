@@ -53,3 +53,18 @@ PLAYER_VIDEOS = register(Dataset("player_videos", lambda r: str(r["video_id"]), 
                                  "player-videos"))
 MEDIACONVERT_JOBS = register(Dataset("mediaconvert_jobs", lambda r: str(r["job_id"]),
                                      _field("submit_time"), "mediaconvert-jobs"))
+
+
+def original_session_id(doc: dict) -> str:
+    """The original harvester's session `_id`: meeting uuid + user_id. A participant who
+    rejoins keeps it for the first stay; later stays get `#<join time>` so none overwrites
+    another (harvester.sources.zoom_original)."""
+    who = doc.get("user_id") or doc.get("id") or doc.get("user_name") or ""
+    base = f"{doc.get('meeting') or ''}{who}"
+    stay = doc.get("stay") or 1
+    return base if stay == 1 else f"{base}#{doc.get('join_time') or stay}"
+
+
+# Zoom documents in the original harvester's shape (ZOOM_DOC_STYLE=original) and indices.
+MEETINGS = register(Dataset("meetings", lambda r: str(r["uuid"]), _field("start_time"), "meetings"))
+SESSIONS = register(Dataset("sessions", original_session_id, _field("join_time"), "sessions"))

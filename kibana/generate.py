@@ -21,8 +21,10 @@ VERSION = "7.17.0"
 
 # data view id -> (index pattern, time field)
 DATA_VIEWS: dict[str, tuple[str, str]] = {
-    "harvester-useractions": ("useractions-*", "timestamp"),
+    "harvester-useractions": ("useractions-*", "@timestamp"),
     "harvester-episodes": ("episodes*", "start"),
+    "harvester-meetings": ("meetings-*", "start_time"),
+    "harvester-sessions": ("sessions-*", "join_time"),
     "harvester-zoom-meetings": ("zoom-meetings-*", "start_time"),
     "harvester-zoom-sessions": ("zoom-sessions-*", "join_time"),
     "harvester-player-streams": ("player-streams-*", "earliest_time"),
@@ -72,8 +74,9 @@ DASHBOARDS: dict[str, dict] = {
                 metrics=[metric("cardinality", "huid", "viewers")]),
             top("Live (1) vs on-demand (0)", "harvester-useractions", "is_live", kind="pie"),
             top("Action types", "harvester-useractions", "action.type", kind="pie"),
-            top("Viewer countries", "harvester-useractions", "geoip.country_iso_code", kind="pie"),
-            top("Browsers", "harvester-useractions", "user_agent.name", kind="pie"),
+            top("Viewer countries", "harvester-useractions", "geoip.country_name", kind="pie"),
+            top("Browsers", "harvester-useractions", "ua.name", kind="pie"),
+            top("Operating systems", "harvester-useractions", "ua.os_name", kind="pie"),
         ],
     },
     "harvester-episodes-dashboard": {
@@ -88,8 +91,24 @@ DASHBOARDS: dict[str, dict] = {
                 metrics=[metric("max", "duration", "duration (ms)")]),
         ],
     },
-    "harvester-zoom-dashboard": {
+    "harvester-zoom-original-dashboard": {
         "title": "Zoom meetings and participants",
+        "description": "Meetings and participants per day, hosts, devices, where participants are "
+                       "(meetings-*, sessions-*: the original document style).",
+        "panels": [
+            over_time("Meetings per day", "harvester-meetings"),
+            over_time("Participant sessions per day", "harvester-meetings",
+                      metric=metric("sum", "participant_sessions", "participant sessions")),
+            over_time("Sessions per day", "harvester-sessions", kind="line"),
+            top("Busiest hosts", "harvester-meetings", "host.email",
+                metrics=[{"type": "count", "schema": "metric", "params": {}},
+                         metric("sum", "duration", "seconds")]),
+            top("Devices", "harvester-sessions", "device", kind="pie"),
+            top("Participant countries", "harvester-sessions", "country", kind="pie"),
+        ],
+    },
+    "harvester-zoom-dashboard": {
+        "title": "Zoom meetings and participants (current style)",
         "description": "Meetings and participants per day, durations, devices.",
         "panels": [
             over_time("Meetings per day", "harvester-zoom-meetings"),

@@ -38,17 +38,26 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--secret", "--client-secret", "client_secret", cls=EnvOption,
               envvar=["ZOOM_CLIENT_SECRET", "ZOOM_SECRET"], required=True,
               help="Server-to-Server OAuth client secret.")
-@click.option("--meetings-index", cls=EnvOption, envvar="ZOOM_MEETINGS_INDEX", default="zoom-meetings",
-              show_default=True, help="Index prefix of meeting documents (+ -YYYY.MM.DD of the start).")
-@click.option("--sessions-index", cls=EnvOption, envvar="ZOOM_SESSIONS_INDEX", default="zoom-sessions",
-              show_default=True, help="Index prefix of session documents (+ -YYYY.MM.DD of the join).")
+@click.option("--doc-style", cls=EnvOption, envvar="ZOOM_DOC_STYLE", default="original", show_default=True,
+              type=click.Choice(["original", "current"], case_sensitive=False),
+              help="original: the original harvester's indices (meetings-*, sessions-*) and field "
+                   "names; current: zoom-meetings-*, zoom-sessions-* with flat names.")
+@click.option("--meetings-index", cls=EnvOption, envvar="ZOOM_MEETINGS_INDEX",
+              help="Index prefix of meeting documents (+ -YYYY.MM.DD of the start); default "
+                   "meetings (original style) or zoom-meetings (current).")
+@click.option("--sessions-index", cls=EnvOption, envvar="ZOOM_SESSIONS_INDEX",
+              help="Index prefix of session documents (+ -YYYY.MM.DD of the join); default "
+                   "sessions (original style) or zoom-sessions (current).")
+@click.option("--geolite", cls=EnvOption, envvar="GEOLITE_PATH", metavar="PATH",
+              help="GeoLite2/GeoIP2 City .mmdb file: sessions get geoip (and country, city) from it; "
+                   "unset: the ingest pipeline's geoip processor, where the cluster has one.")
 @click.option("--archive", metavar="TARGET",
               help="Also archive the documents (s3://bucket/prefix/ or dir:PATH).")
 @click.option("--update-checkpoint/--no-update-checkpoint", default=None,
               help="Advance the checkpoint after each harvested day (default: yes for index, "
                    "no for stdout).")
 def zoom(day, start_date, end_date, destination, es_host, account_id, client_id, client_secret,
-         meetings_index, sessions_index, archive, update_checkpoint) -> None:
+         doc_style, meetings_index, sessions_index, geolite, archive, update_checkpoint) -> None:
     """Harvest Zoom meetings and participant sessions of past days.
 
     Every meeting instance (by uuid) becomes a meeting document; every stay of a participant
@@ -60,9 +69,11 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
       harvest zoom --date 2026-11-20 --destination stdout | jq .
       harvest zoom --start-date 2026-10-01 --end-date 2026-10-31   # backfill October
     """
-    from harvester.datasets import ZOOM_MEETINGS, ZOOM_SESSIONS
+    from harvester.datasets import MEETINGS, SESSIONS, ZOOM_MEETINGS, ZOOM_SESSIONS
+    from harvester.geoip import open_geolite
     from harvester.sinks import open_sink
     from harvester.sources.zoom import ZoomCredentials, ZoomSource, open_api, rates_from_env
+    from harvester.sources.zoom_original import RestyledSink, original_meeting, session_converter
     from harvester.sources.zoom_run import RunResult, harvest, parse_checkpoint, plan_days, summary
     from harvester.state.checkpoint import open_checkpoint
     from harvester.state.lock import run_lock
@@ -73,10 +84,15 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
     # Usage errors (exit 2) come before the lock and before any request.
     if any(dates.values()):
         plan_days(**dates, checkpoint=None, today=today)
+    original = doc_style.lower() == "original"
+    covered = ("meetings", "sessions") if original else ("zoom-meetings", "zoom-sessions")
+    meetings_index = meetings_index or covered[0]
+    sessions_index = sessions_index or covered[1]
     if destination == "index":
-        _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", "zoom-meetings")
-        _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", "zoom-sessions")
+        _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", covered[0])
+        _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", covered[1])
     rates_from_env()
+    geo = open_geolite(geolite)  # a bad path is a usage error (exit 2) before any request
     if update_checkpoint is None:
         update_checkpoint = destination == "index"  # a debugging dump must not move production state
     checkpoint = open_checkpoint("zoom", s3_bucket=env("S3_HARVEST_TS_BUCKET"),
@@ -94,10 +110,12 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
             return
         target = "es" if destination == "index" else "-"
         options = {"es_host": es_host or env("ES_HOST")}
-        sinks = {"meeting": open_sink(target, ZOOM_MEETINGS, {**options, "index": meetings_index},
-                                      archive=archive),
-                 "session": open_sink(target, ZOOM_SESSIONS, {**options, "index": sessions_index},
-                                      archive=archive)}
+        meetings = open_sink(target, MEETINGS if original else ZOOM_MEETINGS,
+                             {**options, "index": meetings_index}, archive=archive)
+        sessions = open_sink(target, SESSIONS if original else ZOOM_SESSIONS,
+                             {**options, "index": sessions_index}, archive=archive)
+        sinks = {"meeting": RestyledSink(meetings, original_meeting) if original else meetings,
+                 "session": RestyledSink(sessions, session_converter(original, geo))}
         log.info("zoom: harvesting %d day(s) %s..%s into %s", len(plan.days), plan.days[0], plan.days[-1],
                  " and ".join(s.name for s in sinks.values()) if target == "es" else "stdout")
         result = RunResult(checkpoint=stored)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import click
 
-from harvester.config import env_int
+from harvester.config import env, env_int
 from harvester.datasets import Dataset
 from harvester.elasticsearch.client import HOST_HINT, SearchClient, describe_host, es_client, es_url
 from harvester.elasticsearch.errors import (
@@ -56,6 +56,7 @@ log = logging.getLogger("harvester.elasticsearch")
 PIPELINES: dict[str, str] = {
     "useractions": "harvester-useractions",
     "zoom_sessions": "harvester-zoom-sessions",
+    "sessions": "harvester-zoom-sessions",
 }
 MAX_ID_BYTES = 512
 MAX_CHUNK_BYTES = 10 * 1024 * 1024
@@ -85,10 +86,12 @@ def day_of(value: str | None) -> str:
 
 def index_name(dataset: Dataset, record: Mapping[str, Any], prefix: str | None = None) -> str:
     """The index a record goes to: the prefix (or name), plus the record's day when dated."""
+    from harvester.sinks.es_documents import dated_index
+
     base = prefix or dataset.index_prefix
     if not dataset.dated_index:
         return base
-    return f"{base}-{day_of(dataset.date_of(dict(record)))}"
+    return dated_index(base, day_of(dataset.date_of(dict(record))))
 
 
 def validate_index(name: str, option: str = "--index") -> str:
@@ -107,8 +110,10 @@ class ElasticsearchSink(Sink):
 
     def __init__(self, dataset: Dataset, client: SearchClient, *, index: str | None = None,
                  pipeline: str | None = None, chunk_size: int = 500,
-                 max_chunk_bytes: int = MAX_CHUNK_BYTES, policy: RetryPolicy | None = None):
+                 max_chunk_bytes: int = MAX_CHUNK_BYTES, policy: RetryPolicy | None = None,
+                 shape: Callable[[dict], dict] | None = None):
         super().__init__(dataset)
+        self.shape = shape  # record -> document (harvester.sinks.es_documents)
         self.client = client
         self.index = index
         self.pipeline = pipeline
@@ -130,7 +135,8 @@ class ElasticsearchSink(Sink):
         if len(rid.encode()) > MAX_ID_BYTES:
             raise Unindexable(f"_id is {len(rid.encode())} bytes; Elasticsearch allows {MAX_ID_BYTES}")
         action = {"index": {"_index": index_name(self.dataset, record, self.index), "_id": rid}}
-        line = (dumps(action) + "\n" + dumps(dict(record)) + "\n").encode("utf-8")
+        doc = self.shape(dict(record)) if self.shape else dict(record)
+        line = (dumps(action) + "\n" + dumps(doc) + "\n").encode("utf-8")
         return rid, line
 
     def write(self, records: Sequence[dict]) -> None:
@@ -223,10 +229,15 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
     options: "es_host" (overrides ES_HOST), "index" (overrides the dataset's index name or
     prefix), "pipeline" (overrides the dataset's ingest pipeline; "" or "none" for none).
     """
+    from harvester.geoip import open_geolite
+    from harvester.sinks.es_documents import dated_index, needs_geolite, shaper_for
+
     options = options or {}
-    index = options.get("index")
+    index = options.get("index") or (env("ES_USERACTIONS_INDEX") if dataset.name == "useractions" else None)
     if index:
-        validate_index(str(index))
+        validate_index(dated_index(str(index), "2026.11.23") if dataset.dated_index else str(index),
+                       "--index (ES_USERACTIONS_INDEX)" if dataset.name == "useractions" else "--index")
+    geolite = open_geolite(str(options.get("geolite") or "")) if needs_geolite(dataset) else None
     if "pipeline" in options and options["pipeline"] is not None:
         pipeline = str(options["pipeline"]) or None
         if pipeline and pipeline.lower() == "none":
@@ -236,7 +247,7 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
     chunk_size = env_int("ES_BULK_SIZE", 500, minimum=1) or 500
     client = es_client(str(options["es_host"]) if options.get("es_host") else None)
     return ElasticsearchSink(dataset, client, index=str(index) if index else None, pipeline=pipeline,
-                             chunk_size=chunk_size)
+                             chunk_size=chunk_size, shape=shaper_for(dataset, geolite))
 
 
 # -- doctor -------------------------------------------------------------------------------------

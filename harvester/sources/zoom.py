@@ -26,7 +26,7 @@ from harvester.sources.zoom_api import (
     ZoomApiError,
     new_api,
 )
-from harvester.sources.zoom_records import meeting_doc, session_doc
+from harvester.sources.zoom_records import meeting_doc, number_stays, session_doc
 
 log = logging.getLogger("harvester.zoom")
 
@@ -185,6 +185,7 @@ class ZoomSource:
                 result.meetings += 1
                 yield meeting_doc(raw, source=source, day=text_day, sessions=None, error=exc.reason)
                 continue
+            number_stays(sessions.values())
             result.meetings += 1
             result.sessions += len(sessions)
             yield meeting_doc(raw, source=source, day=text_day, sessions=sessions.values())

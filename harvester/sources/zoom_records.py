@@ -171,6 +171,19 @@ def session_doc(raw: Mapping, meeting: Mapping, source: str) -> dict:
     return doc
 
 
+def number_stays(sessions: Iterable[dict]) -> None:
+    """Set `stay` (1, 2, ...) on the sessions of one meeting: a participant's stays in order
+    of joining, so a rejoin is told from the first stay (the original-style `_id` needs it)."""
+    stays: dict[str, list[dict]] = {}
+    for doc in sessions:
+        who = (doc.get("participant_id") or doc.get("zoom_user_id") or doc.get("user_name")
+               or doc.get("email") or doc.get("session_id") or "")
+        stays.setdefault(str(who), []).append(doc)
+    for docs in stays.values():
+        for n, doc in enumerate(sorted(docs, key=lambda d: (d.get("join_time") or "", d["session_id"])), 1):
+            doc["stay"] = n
+
+
 def meeting_doc(raw: Mapping, *, source: str, day: str, sessions: Iterable[Mapping] | None,
                 error: str | None = None) -> dict:
     """One meeting instance (`_id` = uuid) with its participant and session counts.

@@ -83,7 +83,7 @@ def test_init_brings_everything_up_and_imports_dashboards(cli_run, es_standin, k
     result = cli_run("dev", "init", "--timeout", "10")
     assert result.exit_code == 0, result.stderr
     assert docker[-1][-2:] == ["up", "-d"]
-    assert len(es_standin.templates) == 7 and len(es_standin.pipelines) == 2
+    assert len(es_standin.templates) == 9 and len(es_standin.pipelines) == 2
     imports = [r for r in kibana.requests if r.path == "/api/saved_objects/_import"]
     assert len(imports) == 1 and imports[0].args == {"overwrite": "true"}
     assert kibana.count("/api/status") == 3  # two "not ready" answers, then available

@@ -20,7 +20,7 @@ def test_ok_once_templates_are_loaded(cli_run, es_standin):  # noqa: F811
     assert (name, status) == ("elasticsearch", "ok")
     name = "OpenSearch" if es_standin.flavor.distribution == "opensearch" else "Elasticsearch"
     assert ("AWS SigV4 (us-east-1/es)" in detail) == es_standin.sigv4
-    assert f"{name} {es_standin.version}" in detail and "7 templates and 2 pipelines loaded" in detail
+    assert f"{name} {es_standin.version}" in detail and "9 templates and 2 pipelines loaded" in detail
 
 
 def test_unreachable_is_failed_with_the_reason(monkeypatch):

@@ -20,7 +20,7 @@ def test_loads_everything_then_is_idempotent(cli_run, es_standin):  # noqa: F811
     assert first.exit_code == 0, first.stderr
     assert sorted(es_standin.templates) == templates
     assert sorted(es_standin.pipelines) == pipelines
-    assert len(templates) == 7 and len(pipelines) == 2
+    assert len(templates) == 9 and len(pipelines) == 2
     assert f"{len(templates) + len(pipelines)} created, 0 updated, 0 unchanged" in first.stderr
     assert first.stdout == ""
     # pipelines go in before the templates
@@ -140,4 +140,4 @@ def test_a_server_without_a_processor_gets_the_pipeline_without_it(cli_run, monk
         es.reset_counters()
         again = cli_run("setup", "load-index-templates")
         assert again.exit_code == 0 and puts(es) == []
-        assert "0 created, 0 updated, 9 unchanged" in again.stderr
+        assert "0 created, 0 updated, 11 unchanged" in again.stderr

@@ -26,8 +26,9 @@ from tests.conftest import DATA, ROOT
 from tests.integration.test_load_episodes import YESTERDAY, AdminStandIn, seed_actions
 from tests.integration.test_useractions import drain
 from tests.standins.elasticsearch import es_standin  # noqa: F401
+from tests.standins.mmdb import tiny_geolite
 from tests.standins.opencast import OpencastStandIn
-from tests.standins.zoom import zoom_standin_fixture  # noqa: F401
+from tests.standins.zoom import participant, zoom_standin_fixture  # noqa: F401
 from tests.unit.test_ops_deploy import resolve_argv
 
 #: The original node's cron.d commands, as its deployment recipe wrote them.
@@ -301,15 +302,29 @@ def test_zoom_with_the_original_names_and_the_account_id_added(tmp_path, es_stan
     text = original_env(opencast, es_host=es_standin.url)
     text = text.replace("ZOOM_KEY=original-zoom-key", f"ZOOM_KEY={zoom_standin.client_id}")
     text = text.replace("ZOOM_SECRET=original-zoom-secret", f"ZOOM_SECRET={zoom_standin.client_secret}")
+    # the recipe's GEOLITE_PATH, pointing at a GeoLite2 City file as on the original node
+    geolite = tiny_geolite(tmp_path / "GeoLite2-City.mmdb")
+    text = text.replace("GEOLITE_PATH=", f"GEOLITE_PATH={geolite}")
     (home / ".env").write_text(text + f"ZOOM_ACCOUNT_ID={zoom_standin.account_id}\n")
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    meeting = zoom_standin.add_meeting(yesterday, 2)
+    meeting = zoom_standin.add_meeting(yesterday, [
+        participant("16778240", "Ann", f"{yesterday}T14:00:00Z", f"{yesterday}T14:30:00Z",
+                    ip_address="18.10.0.1"),
+        participant("16779264", "Bob", f"{yesterday}T14:05:00Z", f"{yesterday}T14:30:00Z")])
 
     assert run_cron(home, "templates").returncode == 0
     result = run_cron(home, "zoom")
     assert result.returncode == 0, result.stderr
-    assert es_standin.ids(f"zoom-meetings-{yesterday.replace('-', '.')}") == {meeting.uuid}
-    assert len(es_standin.ids("zoom-sessions-*")) == 2
+    # the original's indices, ids and field names
+    day = yesterday.replace("-", ".")
+    assert es_standin.ids(f"meetings-{day}") == {meeting.uuid}
+    assert es_standin.ids(f"sessions-{day}") == {meeting.uuid + "16778240", meeting.uuid + "16779264"}
+    doc = es_standin.doc(f"meetings-{day}", meeting.uuid)
+    assert set(doc["host"]) == {"host_id", "name", "email", "user_type"} and doc["participant_sessions"] == 2
+    ann = es_standin.doc(f"sessions-{day}", meeting.uuid + "16778240")
+    assert (ann["meeting"], ann["user_id"], ann["ip_address"]) == (meeting.uuid, "16778240", "18.10.0.1")
+    assert ann["geoip"]["city_name"] == "Boston" and ann["geoip"]["location"] == [-71.0631, 42.3562]
+    assert (ann["city"], ann["country"]) == ("Cambridge", "US")  # Zoom's own "Cambridge (US)"
     assert zoom_standin.client_secret not in result.stderr
 
 

@@ -17,6 +17,12 @@ from tests.standins.zoom import (  # noqa: F401 (the fixture)
     zoom_standin_fixture,
 )
 
+
+@pytest.fixture(autouse=True)
+def current_style(monkeypatch):
+    """These tests cover the current document style; the original style has its own tests."""
+    monkeypatch.setenv("ZOOM_DOC_STYLE", "current")
+
 TODAY = datetime.now(UTC).date()
 YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
 

@@ -10,6 +10,12 @@ import pytest
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 from tests.standins.zoom import participant, zoom_standin_fixture  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def current_style(monkeypatch):
+    """These tests cover the current document style; the original style has its own tests."""
+    monkeypatch.setenv("ZOOM_DOC_STYLE", "current")
+
 TODAY = datetime.now(UTC).date()
 
 

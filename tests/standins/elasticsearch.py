@@ -49,6 +49,7 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from tests.standins.base import StandIn
+from tests.standins.es_query import QueryError, condition_holds, run_search
 
 PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 BULK_ACTIONS = ("index", "create", "update", "delete")
@@ -335,6 +336,12 @@ class Index:
 
     def _check_value(self, path: str, value, mapping: dict) -> None:
         if value is None:
+            return
+        if isinstance(value, list) and mapping.get("type") == "geo_point" and len(value) == 2 \
+                and all(_is_number(v) for v in value):  # one point as [lon, lat]
+            if not (-180 <= float(value[0]) <= 180 and -90 <= float(value[1]) <= 90):
+                raise EsError(400, "document_parsing_exception", f"failed to parse field [{path}] of type "
+                              f"[geo_point]: [{value}] is out of bounds")
             return
         if isinstance(value, list):
             for v in value:
@@ -811,6 +818,8 @@ class ElasticsearchStandIn(StandIn):
             field = spec.get("field")
             value = _get_path(doc, field) if field else None
             try:
+                if "if" in spec and not condition_holds(spec["if"], doc):
+                    continue
                 if ptype == "geoip":
                     if value is None:
                         if not spec.get("ignore_missing"):
@@ -837,6 +846,8 @@ class ElasticsearchStandIn(StandIn):
                             doc.pop(f)
                         elif not spec.get("ignore_missing"):
                             raise EsError(400, "illegal_argument_exception", f"field [{f}] not present")
+            except QueryError as exc:
+                raise EsError(400, exc.type, exc.reason) from None
             except (EsError, ValueError) as exc:
                 if spec.get("ignore_failure"):
                     continue
@@ -1081,9 +1092,10 @@ class ElasticsearchStandIn(StandIn):
         body = self._json(request)
         ignore_unavailable = request.args.get("ignore_unavailable") == "true"
         indices = self._resolve(target, strict=not ignore_unavailable)
-        query = body.get("query", {"match_all": {}})
-        hits = [(idx, id_, doc) for idx in sorted(indices, key=lambda x: x.name)
-                for id_, doc in idx.docs.items() if self._matches(query, doc)]
+        try:  # the query DSL and aggregations, resolved against each index's mapping
+            hits, aggregations = run_search(indices, body)
+        except QueryError as exc:
+            raise EsError(400, exc.type, exc.reason) from None
         if count_only:
             return es_response({"count": len(hits), "_shards": {"total": 1, "successful": 1}})
         size = int(body.get("size", request.args.get("size", 10)))
@@ -1103,106 +1115,9 @@ class ElasticsearchStandIn(StandIn):
                      "hits": [{"_index": idx.name, "_id": id_, "_score": 1.0, "_source": doc}
                               for idx, id_, doc in hits[start:start + size]]},
         }
-        aggs = body.get("aggs", body.get("aggregations"))
-        if aggs:
-            out["aggregations"] = {name: self._aggregate(name, spec, indices, hits)
-                                   for name, spec in aggs.items()}
+        if aggregations is not None:
+            out["aggregations"] = aggregations
         return es_response(out)
-
-    def _matches(self, query: dict, doc: dict) -> bool:
-        if not query:
-            return True
-        (kind, spec), = query.items()
-        if kind == "match_all":
-            return True
-        if kind == "term":
-            (field, value), = spec.items()
-            value = value.get("value") if isinstance(value, dict) else value
-            return value in _values(doc, field)
-        if kind == "terms":
-            (field, values), = ((k, v) for k, v in spec.items() if k != "boost")
-            return bool(_values(doc, field) & set(values))
-        if kind == "ids":
-            return False  # ids are not part of the source; unsupported on purpose
-        if kind == "exists":
-            return _get_path(doc, spec["field"]) is not None
-        if kind == "range":
-            (field, bounds), = spec.items()
-            value = _get_path(doc, field)
-            if value is None:
-                return False
-            return _in_range(value, bounds)
-        if kind == "bool":
-            must = spec.get("must", []) + spec.get("filter", [])
-            must = must if isinstance(must, list) else [must]
-            should = spec.get("should", [])
-            must_not = spec.get("must_not", [])
-            return (all(self._matches(q, doc) for q in must)
-                    and (not should or any(self._matches(q, doc) for q in should))
-                    and not any(self._matches(q, doc) for q in must_not))
-        raise EsError(400, "parsing_exception", f"unknown query [{kind}] (not supported by the stand-in)")
-
-    def _aggregate(self, name: str, spec: dict, indices: list[Index], hits: list) -> dict:
-        (kind, body), = ((k, v) for k, v in spec.items() if k not in ("aggs", "aggregations"))
-        if kind == "terms":
-            if int(body.get("size", 10)) <= 0:
-                raise EsError(400, "illegal_argument_exception",
-                              f"[size] must be greater than 0. Found [{body.get('size')}] in [{name}]")
-            self._check_aggregatable(body["field"], indices)
-            counts: dict = {}
-            for _, _, doc in hits:
-                for v in _values(doc, body["field"]):
-                    counts[v] = counts.get(v, 0) + 1
-            top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:int(body.get("size", 10))]
-            return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
-                    "buckets": [{"key": k, "doc_count": c} for k, c in top]}
-        if kind == "composite":
-            size = int(body.get("size", 10))
-            if size <= 0:
-                raise EsError(400, "illegal_argument_exception", "[size] must be greater than 0")
-            sources = body.get("sources", [])
-            names, fields = [], []
-            for src in sources:
-                (sname, sdef), = src.items()
-                (stype, sbody), = sdef.items()
-                if stype != "terms":
-                    raise EsError(400, "parsing_exception", f"composite source [{stype}] not supported")
-                self._check_aggregatable(sbody["field"], indices)
-                names.append(sname)
-                fields.append((sbody["field"], sbody.get("missing_bucket", False)))
-            counts = {}
-            for _, _, doc in hits:
-                per_field = []
-                for field, missing in fields:
-                    vals = _values(doc, field)
-                    per_field.append(sorted(vals, key=_sort_key) or ([None] if missing else []))
-                for combo in itertools.product(*per_field):
-                    counts[combo] = counts.get(combo, 0) + 1
-            keys = sorted(counts, key=lambda c: tuple(_sort_key(v) for v in c))
-            after = body.get("after")
-            if after is not None:
-                if set(after) != set(names):
-                    raise EsError(400, "illegal_argument_exception",
-                                  f"[after] has {len(after)} value(s) but [sources] has {len(names)}")
-                marker = tuple(_sort_key(after[n]) for n in names)
-                keys = [k for k in keys if tuple(_sort_key(v) for v in k) > marker]
-            page = keys[:size]
-            result: dict = {"buckets": [{"key": dict(zip(names, k, strict=True)), "doc_count": counts[k]}
-                                        for k in page]}
-            if page:
-                result["after_key"] = dict(zip(names, page[-1], strict=True))
-            return result
-        raise EsError(400, "parsing_exception", f"aggregation [{kind}] not supported by the stand-in")
-
-    def _check_aggregatable(self, field: str, indices: list[Index]) -> None:
-        for idx in indices:
-            mapping = idx.field_mapping(field)
-            if mapping and mapping.get("type") == "text" and not mapping.get("fielddata"):
-                raise EsError(400, "illegal_argument_exception",
-                              f"Fielddata is disabled on [{field}] in [{idx.name}]. Text fields are not "
-                              "optimised for operations that require per-document field data like "
-                              "aggregations and sorting, so these operations are disabled by default. "
-                              "Please use a keyword field instead.")
 
 
 def _merge(base: dict, extra: dict) -> None:
@@ -1211,50 +1126,6 @@ def _merge(base: dict, extra: dict) -> None:
             _merge(base[key], value)
         else:
             base[key] = json.loads(json.dumps(value))
-
-
-def _values(doc: dict, field: str) -> set:
-    value = _get_path(doc, field)
-    if value is None and field.endswith(".keyword"):
-        value = _get_path(doc, field[: -len(".keyword")])
-    if value is None:
-        return set()
-    if isinstance(value, list):
-        return {v for v in value if v is not None and not isinstance(v, dict | list)}
-    if isinstance(value, dict):
-        return set()
-    return {value}
-
-
-def _sort_key(value):
-    if value is None:
-        return (0, "")
-    if isinstance(value, bool):
-        return (1, int(value))
-    if isinstance(value, int | float):
-        return (1, value)
-    return (2, str(value))
-
-
-def _in_range(value, bounds: dict) -> bool:
-    as_date = parse_date(value) if isinstance(value, str) else None
-
-    def cmp(other):
-        if as_date is not None:
-            o = parse_date(other)
-            if o is not None:
-                a, b = as_date, o
-                if (a.tzinfo is None) != (b.tzinfo is None):
-                    a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
-                return (a > b) - (a < b)
-        try:
-            a, b = float(value), float(other)
-        except (TypeError, ValueError):
-            a, b = str(value), str(other)
-        return (a > b) - (a < b)
-
-    checks = {"gte": lambda c: c >= 0, "gt": lambda c: c > 0, "lte": lambda c: c <= 0, "lt": lambda c: c < 0}
-    return all(checks[k](cmp(v)) for k, v in bounds.items() if k in checks)
 
 
 #: The servers every test using `es_standin` runs against: Amazon's Elasticsearch 7.10 and

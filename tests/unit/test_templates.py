@@ -61,6 +61,8 @@ def assert_indexable(index: str, docs: list[dict], *, flattened: tuple[str, ...]
         paths = {p for p in doc_paths(doc) if not any(p.startswith(f + ".") for f in flattened)}
         assert paths <= mapped, f"{name}: unmapped fields {sorted(paths - mapped)}"
         idx = Index(index, name, merged["mappings"], merged["settings"])
+        written_aliases = sorted(p for p in paths if (idx.field_mapping(p) or {}).get("type") == "alias")
+        assert not written_aliases, f"{name}: documents write to field aliases {written_aliases}"
         try:
             idx.check_and_map(doc)
         except EsError as exc:  # pragma: no cover - the assertion message is the point
@@ -69,8 +71,8 @@ def assert_indexable(index: str, docs: list[dict], *, flattened: tuple[str, ...]
 
 def test_one_template_per_dataset_and_pipelines_beside_them():
     templates, pipelines = expected_objects()
-    assert templates == ["episodes", "mediaconvert-jobs", "player-streams", "player-videos",
-                         "useractions", "zoom-meetings", "zoom-sessions"]
+    assert templates == ["episodes", "mediaconvert-jobs", "meetings", "player-streams", "player-videos",
+                         "sessions", "useractions", "zoom-meetings", "zoom-sessions"]
     for dataset in REGISTRY.values():
         index = dataset.index_prefix + ("-2026.11.23" if dataset.dated_index else "")
         template_for_index(index)
@@ -108,7 +110,10 @@ def sample_episode_fields() -> dict:
     return episode_fields(search_results(doc)[0])
 
 
-def test_useraction_records_are_mapped():
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def test_useraction_records_are_mapped(tmp_path):
     from harvester.sources.opencast import normalize_action
 
     raw = {"id": 7, "mediapackageId": "mp-1", "type": "HEARTBEAT", "inpoint": 10, "outpoint": 20,
@@ -122,6 +127,17 @@ def test_useraction_records_are_mapped():
     omitted["episode"] = None
     assert_indexable("useractions-2026.11.23", [record, omitted])
     assert {"proxy1", "proxy2"} <= set(record)
+    # and as --output es writes them: Logstash's @timestamp, hostname, geoip and ua, plus ECS user_agent
+    from harvester.geoip import GeoLite
+    from harvester.sinks.es_documents import useraction_document
+    from tests.standins.mmdb import tiny_geolite
+
+    geo = GeoLite(str(tiny_geolite(tmp_path / "city.mmdb")))
+    located = {**record, "ip": "18.10.0.1", "useragent": FIREFOX}
+    docs = [useraction_document(r, geo) for r in (located, record, omitted)]
+    assert_indexable("useractions-2026.11.23", docs)
+    assert docs[0]["geoip"]["location"] == [-71.0631, 42.3562] and docs[0]["ua"]["name"] == "Firefox"
+    assert "geoip" not in docs[1]  # 10.0.0.1 is not in the database
 
 
 def test_episode_documents_are_mapped():
@@ -154,8 +170,28 @@ def test_zoom_documents_are_mapped():
     session = zr.session_doc(participant, meeting, "dashboard")
     unknown_ip = zr.session_doc({**participant, "ip_address": "unknown"}, meeting, "dashboard")
     assert_indexable("zoom-sessions-2026.11.23", [session, unknown_ip])
+    zr.number_stays([session, unknown_ip])
+    assert_indexable("zoom-sessions-2026.11.23", [session, unknown_ip])
     doc = zr.meeting_doc(meeting, source="dashboard", day="2026-11-23", sessions=[session])
     assert_indexable("zoom-meetings-2026.11.23", [doc], flattened=("custom_keys", "tracking_fields"))
+    # the original style, and its aliases for the current names
+    from harvester.sources.zoom_original import (
+        MEETING_ALIASES,
+        SESSION_ALIASES,
+        original_meeting,
+        original_session,
+    )
+
+    assert_indexable("meetings-2026.11.23", [original_meeting(doc)],
+                     flattened=("custom_keys", "tracking_fields"))
+    assert_indexable("sessions-2026.11.23", [original_session(session), original_session(unknown_ip)])
+    for index, aliases in (("meetings-2026.11.23", MEETING_ALIASES),
+                           ("sessions-2026.11.23", SESSION_ALIASES)):
+        _, merged = template_for_index(index)
+        idx = Index(index, None, merged["mappings"], {})
+        for name, path in aliases.items():
+            assert idx.field_mapping(name) == {"type": "alias", "path": path}
+            assert idx.field_mapping(path)["type"] not in (None, "alias", "object"), path
 
 
 def test_mediaconvert_documents_are_mapped():

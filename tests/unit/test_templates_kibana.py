@@ -69,7 +69,7 @@ def test_every_reference_resolves_and_ids_are_unique(objects):
 def test_a_data_view_per_dataset_and_a_dashboard_over_each(objects):
     views = {o["id"]: o for o in objects if o["type"] == "index-pattern"}
     template_names = {p.stem for p in TEMPLATES_DIR.glob("*.json")}
-    assert len(views) == len(template_names) == 7
+    assert len(views) == len(template_names) == 9
     by_id = {o["id"]: o for o in objects}
     shown = set()
     for dash in (o for o in objects if o["type"] == "dashboard"):
