@@ -196,7 +196,10 @@ class OpencastClient:
 
     def __init__(self, base_url: str, user: str, password: str, *, auth: str = "digest",
                  policy: RetryPolicy | None = None, service: str = "Opencast"):
-        self.base_url = normalize_host(base_url, "MATTERHORN_ENGAGE_HOST / MATTERHORN_ADMIN_HOST")
+        # A bare host means http, as in the original (`"http://" + host`): its deployments
+        # write the nodes' private IPs. Give an https:// URL for TLS.
+        self.base_url = normalize_host(base_url, "MATTERHORN_ENGAGE_HOST / MATTERHORN_ADMIN_HOST",
+                                       scheme="http")
         self.service = f"{service} {describe(self.base_url)}"
         self.policy = policy or RetryPolicy.from_env()
         self.session = new_session({"Accept": "application/json"})
