@@ -54,8 +54,10 @@ SETTINGS: list[Setting] = [
     ),
     *_s(
         "opencast",
-        ("MATTERHORN_ENGAGE_HOST", "Opencast engage node: hostname (https assumed) or URL"),
-        ("MATTERHORN_ADMIN_HOST", "Opencast admin node: hostname (https assumed) or URL"),
+        ("MATTERHORN_ENGAGE_HOST", "Opencast engage node: hostname or IP (plain http, as the "
+         "original) or URL such as https://engage.example.edu"),
+        ("MATTERHORN_ADMIN_HOST", "Opencast admin node: hostname or IP (plain http, as the "
+         "original) or URL such as https://admin.example.edu"),
         ("MATTERHORN_REST_USER", "Opencast REST (system) user"),
         ("MATTERHORN_REST_PASS", "Opencast REST password", None, True),
         ("OPENCAST_AUTH", "digest (default, with X-Requested-Auth) or basic", "digest"),
@@ -345,15 +347,17 @@ def env_choice(name: str, choices: Iterable[str], option: str | None = None) -> 
     return raw
 
 
-def normalize_host(host: str, setting: str | None = None) -> str:
-    """Bare hostnames mean https; full URLs keep their scheme and port. No trailing slash.
+def normalize_host(host: str, setting: str | None = None, *, scheme: str = "https") -> str:
+    """Bare hostnames get `scheme`; full URLs keep their scheme and port. No trailing slash.
 
+    The caller picks the scheme a bare name means: the Opencast nodes use http because the
+    original tool did (`"http://" + host`) and its deployments write bare private IPs.
     A value that cannot be a URL is a configuration error (exit 2) naming `setting`.
     """
     from urllib.parse import urlsplit
 
     raw = host.strip()
-    url = raw if "://" in raw else "https://" + raw
+    url = raw if "://" in raw else f"{scheme}://" + raw
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018 (raises on an invalid port)
@@ -363,7 +367,7 @@ def normalize_host(host: str, setting: str | None = None) -> str:
     if not valid:
         where = f" ({setting})" if setting else ""
         raise click.UsageError(f"invalid host{where}: {mask_url(raw)!r}; give a hostname "
-                               "(https is assumed) or a URL such as http://127.0.0.1:8080")
+                               f"({scheme} is assumed) or a URL such as https://host:8443")
     return url.rstrip("/")
 
 

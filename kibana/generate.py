@@ -87,6 +87,7 @@ DASHBOARDS: dict[str, dict] = {
             top("Episodes per course", "harvester-episodes", "course.keyword", size=20),
             top("Episode types", "harvester-episodes", "type", kind="pie"),
             top("Live streamed", "harvester-episodes", "live_stream", kind="pie"),
+            top("Live times from", "harvester-episodes", "live_source", kind="pie"),
             top("Longest episodes", "harvester-episodes", "title.keyword",
                 metrics=[metric("max", "duration", "duration (ms)")]),
         ],

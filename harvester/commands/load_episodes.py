@@ -23,9 +23,9 @@ BATCH = 100
 
 @click.command(cls=HarvestCommand)
 @click.option("-A", "--admin-host", cls=EnvOption, envvar="MATTERHORN_ADMIN_HOST",
-              help="Opencast admin node (workflows, recordings): hostname or URL.")
+              help="Opencast admin node (workflows, recordings): hostname or IP (http) or URL.")
 @click.option("-E", "--engage-host", cls=EnvOption, envvar="MATTERHORN_ENGAGE_HOST",
-              help="Opencast engage node (search): hostname or URL.")
+              help="Opencast engage node (search): hostname or IP (http) or URL.")
 @opencast_credentials
 @click.option("-e", "--es-host", cls=EnvOption, envvar="ES_HOST", default="localhost:9200",
               show_default=True, help="Elasticsearch host:port or URL.")

@@ -83,7 +83,7 @@ def span_check(window: Window, max_span: int | None, checkpoint_where: str) -> N
 @click.option("-w", "--wait", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds between batch requests.")
 @click.option("-H", "--engage-host", cls=EnvOption, envvar="MATTERHORN_ENGAGE_HOST",
-              help="Opencast engage node (hostname or URL).")
+              help="Opencast engage node: hostname or IP (http, as the original) or URL.")
 @opencast_credentials
 @click.option("-o", "--output", default="sqs", show_default=True,
               help="sqs, - (JSON lines on stdout), es, or a file path (JSON lines, appended).")

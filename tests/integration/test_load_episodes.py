@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from tests.conftest import free_port
-from tests.standins.base import json_response
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 from tests.standins.opencast import OpencastStandIn, server_error
 
@@ -19,53 +17,20 @@ T0 = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
 MS = int(T0.timestamp() * 1000)
 
 
-@dataclass
-class AdminStandIn(OpencastStandIn):
-    """Opencast with the admin endpoints load-episodes reads: workflows and recordings."""
-
-    workflow_api: str = "mediapackage"  # "mediapackage" (12+) or "instances" (<= 11)
-    workflows: dict[str, list[dict]] = field(default_factory=dict)
-    technical: dict[str, dict] = field(default_factory=dict)
-
-    def handle(self, request: Request) -> Response:
-        denied = self._authenticate(request)
-        if denied is not None:
-            return denied
-        path = request.path
-        if path.startswith("/workflow/mediaPackage/") and path.endswith("/instances.json"):
-            if self.workflow_api != "mediapackage":
-                return Response("Not Found", status=404)
-            mpid = path.split("/")[3]
-            return json_response(self._workflows_doc(mpid))
-        if path == "/workflow/instances.json":
-            if self.workflow_api != "instances":
-                return Response("Not Found", status=404)
-            return json_response(self._workflows_doc(request.args.get("mp", "")))
-        if path.startswith("/recordings/") and path.endswith("/technical.json"):
-            mpid = path.split("/")[2]
-            if mpid not in self.technical:
-                return Response("Not Found", status=404)
-            return json_response(self.technical[mpid])
-        return super().handle(request)
-
-    def _workflows_doc(self, mpid: str) -> dict:
-        wfs = self.workflows.get(mpid, [])
-        if not wfs:  # an empty list drops its key
-            return {"workflows": {"totalCount": 0}}
-        # one item comes back as a bare object
-        return {"workflows": {"totalCount": len(wfs), "workflow": wfs[0] if len(wfs) == 1 else wfs}}
+DCE = "DCE-archive-publish-external"
 
 
-def capture_workflow(start_ms: int, end_ms: int, available_ms: int) -> dict:
-    return {"id": 11, "state": "SUCCEEDED", "operations": {"operation": [
-        {"id": "capture", "state": "SUCCEEDED", "started": start_ms, "completed": end_ms},
-        {"id": "retract-element", "state": "SUCCEEDED", "started": available_ms - 10,
-         "completed": available_ms}]}}
+def capture_workflow(admin: OpencastStandIn, mpid: str, start_ms: int, end_ms: int,
+                     available_ms: int, wf_id: int = 11) -> None:
+    admin.add_workflow(mpid, wf_id, ("capture", start_ms, end_ms),
+                       ("retract-element", available_ms - 10, available_ms))
 
 
 @pytest.fixture
 def opencast_pair():
-    engage, admin = OpencastStandIn(), AdminStandIn()
+    engage, admin = OpencastStandIn(), OpencastStandIn()
+    admin.episodes = engage.episodes  # one Opencast: workflows carry the episodes' mediapackages
+    admin.workflow_definitions.add(DCE)
     engage.start()
     admin.start()
     yield engage, admin
@@ -112,7 +77,8 @@ def test_yesterdays_mpids_become_episode_documents(cli_run, env, shape):
     engage.add_episode("mp-plain", title="Recorded", series="abc-series", start="2026-11-02T09:00:00Z",
                        duration=60_000)
     engage.add_episode("mp-nostart", start=None)
-    admin.workflows["mp-live"] = [capture_workflow(MS, MS + 3_500_000, MS + 7_200_000)]
+    capture_workflow(admin, "mp-live", MS, MS + 3_500_000, MS + 7_200_000)
+    admin.add_schedule("mp-plain", T0, T0 + timedelta(hours=1))  # scheduled: not evidence of live
     seed_actions(es, ["mp-live", "mp-plain", "mp-nostart", "mp-gone"])
     seed_actions(es, ["mp-other-day"], day="2020.01.01")
 
@@ -124,45 +90,200 @@ def test_yesterdays_mpids_become_episode_documents(cli_run, env, shape):
     assert live["title"] == "Live lecture" and live["course"] == "CSCI E-1"
     assert (live["year"], live["term"], live["crn"], live["type"]) == ("2026", "01", "12345", "L01")
     assert live["live_stream"] is True and live["live_duration"] == 3_500_000
-    assert live["live_start"] == "2026-11-01T14:00:00Z"
+    assert live["live_start"] == "2026-11-01T14:00:00Z" and live["live_source"] == "capture"
     assert live["available"] == "2026-11-01T16:00:00Z"
+    assert live["available_source"] == "retract-element"
     plain = es.doc("episodes", "mp-plain")
     assert plain["live_stream"] is False and plain["year"] is None
-    assert plain["live_end"] == "2026-11-02T09:01:00Z"  # start + duration
+    assert (plain["live_start"], plain["live_end"], plain["live_source"]) == (None, None, None)
     assert "4 mediapackage(s), 2 episode(s) delivered, 2 skipped" in result.stderr
     assert "not found in search: 1" in result.stderr and "no start time: 1" in result.stderr
-    # exactly one search per mpid, on the engage node; workflows and recordings on the admin node
+    # one search per mpid on the engage node, asked as the original did
     assert served(engage, "/search/episode.json") == 4
+    assert all(r.args.get("admin") == "true" and r.args.get("includeDeleted") == "true"
+               for r in engage.requests if r.path == "/search/episode.json" and r.status != 401)
+    # workflows on the admin node (mp-gone too: a deleted episode keeps its workflows); the
+    # definition once per run; no live evidence anywhere, so technical.json is never asked
     assert served(admin, "/search") == 0
-    assert served(admin, "/workflow/mediaPackage/") == 2 and served(admin, "/recordings/") == 2
+    assert served(admin, "/workflow/mediaPackage/") == 3
+    assert served(admin, f"/workflow/definition/{DCE}.json") == 1
+    assert served(admin, "/recordings/") == 0
     assert es.bulk_requests == 1 and es.doc_requests == 0
 
 
 def test_old_workflow_api_is_found_once_and_remembered(cli_run, env):
     engage, admin, es = env
-    admin.workflow_api = "instances"
+    admin.version = 11
     for i in range(3):
         engage.add_episode(f"mp{i}")
-        admin.workflows[f"mp{i}"] = [capture_workflow(MS, MS + 1000, MS + 2000)]
+        capture_workflow(admin, f"mp{i}", MS, MS + 1000, MS + 2000)
+        admin.add_workflow(f"mp{i}", 50, ("capture", MS, MS + 9999), state="FAILED")
     result = load(cli_run, "--mpid", "mp0", "--mpid", "mp1", "--mpid", "mp2")
     assert result.exit_code == 0, result.stderr
     assert served(admin, "/workflow/mediaPackage/") == 1  # tried once, 404, never again
     assert served(admin, "/workflow/instances.json") == 3
-    assert {r.args["mp"] for r in admin.requests if r.path == "/workflow/instances.json"} == \
-        {"mp0", "mp1", "mp2"}
+    asked = [r.args for r in admin.requests if r.path == "/workflow/instances.json"]
+    assert {a["mp"] for a in asked} == {"mp0", "mp1", "mp2"}
+    # filtered by the server exactly as the original asked
+    assert all(a["state"] == "SUCCEEDED" and a["workflowdefinition"] == DCE for a in asked)
     assert all(es.doc("episodes", f"mp{i}")["live_duration"] == 1000 for i in range(3))
 
 
-def test_scheduler_technical_metadata_gives_live_times_on_current_opencast(cli_run, env):
+@pytest.mark.parametrize("version", [11, 12, 16])
+def test_the_original_meaning_of_available_and_live(cli_run, env, version):
+    """Only the newest SUCCEEDED DCE-archive-publish-external workflow counts, as the original."""
     engage, admin, es = env
-    engage.add_episode("mp1", start="2026-11-01T14:00:00Z")
-    admin.technical["mp1"] = {"agentId": "room-1", "start": "2026-11-01T13:58:00Z",
-                              "end": "2026-11-01T15:00:00Z"}
+    admin.version = version
+    engage.add_episode("mp1")
+    capture_workflow(admin, "mp1", MS, MS + 1000, MS + 2000, wf_id=7)
+    capture_workflow(admin, "mp1", MS, MS + 3000, MS + 4000, wf_id=9)  # newest succeeded
+    admin.add_workflow("mp1", 12, ("capture", MS, MS + 5000), state="FAILED")
+    admin.add_workflow("mp1", 13, ("capture", MS, MS + 6000), ("publish-engage", MS, MS + 7000),
+                       template="republish-metadata")
     result = load(cli_run, "--mpid", "mp1")
     assert result.exit_code == 0, result.stderr
     doc = es.doc("episodes", "mp1")
-    assert doc["live_stream"] is True and doc["live_start"] == "2026-11-01T13:58:00Z"
-    assert doc["live_duration"] == 62 * 60 * 1000
+    assert (doc["live_source"], doc["live_duration"]) == ("capture", 3000)
+    assert doc["available"] == "2026-11-01T14:00:04Z"
+
+    # A server without the DCE definition: any SUCCEEDED workflow; `available` is publish-engage.
+    admin.workflow_definitions.clear()
+    result = load(cli_run, "--mpid", "mp1")
+    assert result.exit_code == 0, result.stderr
+    doc = es.doc("episodes", "mp1")
+    assert (doc["live_source"], doc["live_duration"]) == ("capture", 6000)
+    assert (doc["available"], doc["available_source"]) == ("2026-11-01T14:00:07Z", "publish-engage")
+
+
+def accepts_of(standin) -> list[str]:
+    return [r.headers.get("Accept", "") for r in standin.requests
+            if r.path.startswith("/recordings/") and r.status != 401]
+
+
+def test_technical_json_is_asked_with_an_accept_it_serves(cli_run, env):
+    """Stock 16: @Produces(text/xml), so Accept: application/json alone would get 406."""
+    import requests
+
+    engage, admin, es = env
+    engage.add_episode("mp1", live=True)  # published by live scheduling: a live track
+    admin.add_schedule("mp1", T0 - timedelta(minutes=2), T0 + timedelta(hours=1))
+    result = load(cli_run, "--mpid", "mp1")
+    assert result.exit_code == 0, result.stderr
+    doc = es.doc("episodes", "mp1")
+    assert (doc["live_stream"], doc["live_source"]) == (True, "schedule")
+    assert doc["live_start"] == "2026-11-01T13:58:00Z" and doc["live_duration"] == 62 * 60 * 1000
+    assert [r.status for r in admin.requests if r.path.startswith("/recordings/")][-1] == 200
+    assert "text/xml" in accepts_of(admin)[-1]
+    # the stand-in is as strict as JAX-RS: a JSON-only Accept is refused
+    url = f"{admin.url}/recordings/mp1/technical.json"
+    auth = requests.auth.HTTPBasicAuth(admin.user, admin.password)
+    assert requests.get(url, auth=auth, headers={"Accept": "application/json"}).status_code == 406
+    assert requests.get(url, auth=auth, headers={"Accept": "text/xml"}).status_code == 200
+
+
+def test_technical_json_406_or_404_is_no_data_and_never_aborts(cli_run, env):
+    engage, admin, es = env
+    mpids = [f"live{i}" for i in range(12)]  # more than the 10 failures in a row that end a run
+    for m in mpids:
+        engage.add_episode(m, live=True, start="2026-11-01T14:00:00Z", duration=60_000)
+    admin.inject(lambda r: Response("", status=406), times=None,
+                 match=lambda r: r.path.startswith("/recordings/"))
+    result = load(cli_run, *[a for m in mpids for a in ("--mpid", m)])
+    assert result.exit_code == 0, result.stderr
+    assert es.ids("episodes") == set(mpids)
+    assert "Opencast request failed" not in result.stderr
+    assert "answers 406" in result.stderr
+    assert served(admin, "/recordings/") == 1  # a 406 is asked once per run, not per episode
+    doc = es.doc("episodes", "live3")
+    assert (doc["live_stream"], doc["live_source"]) == (True, "mediapackage")
+    assert (doc["live_start"], doc["live_end"]) == ("2026-11-01T14:00:00Z", "2026-11-01T14:01:00Z")
+
+    # 404 (no such scheduled event, or Opencast before 4.x) is "no data" for that episode only
+    admin.clear_faults()
+    admin.reset_counters()
+    admin.add_schedule("live1", T0, T0 + timedelta(minutes=30))
+    result = load(cli_run, "--mpid", "live0", "--mpid", "live1")
+    assert result.exit_code == 0, result.stderr
+    assert served(admin, "/recordings/") == 2
+    assert es.doc("episodes", "live0")["live_source"] == "mediapackage"
+    assert es.doc("episodes", "live1")["live_source"] == "schedule"
+
+
+def test_technical_metadata_as_xml_is_read(cli_run, env):
+    engage, admin, es = env
+    engage.add_episode("mp1", live=True)
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><technicalMetadata><id>mp1</id>'
+           '<start>2026-11-01T13:59:00Z</start><end>2026-11-01T14:59:00Z</end></technicalMetadata>')
+    admin.inject(lambda r: Response(xml, content_type="text/xml"), times=None,
+                 match=lambda r: r.path.startswith("/recordings/") and "Authorization" in r.headers)
+    result = load(cli_run, "--mpid", "mp1")
+    assert result.exit_code == 0, result.stderr
+    doc = es.doc("episodes", "mp1")
+    assert (doc["live_source"], doc["live_start"]) == ("schedule", "2026-11-01T13:59:00Z")
+    assert doc["live_duration"] == 3_600_000
+
+
+def test_an_engage_live_publication_is_evidence_of_a_live_stream(cli_run, env):
+    engage, admin, es = env
+    engage.add_episode("mp1")
+    admin.add_workflow("mp1", 3, ("schedule", MS - 10, MS - 5), template="schedule-and-upload",
+                       publications=[{"id": "pub-1", "channel": "engage-live",
+                                      "mimetype": "text/html", "url": "http://engage/play/mp1"}])
+    admin.add_schedule("mp1", T0, T0 + timedelta(minutes=50))
+    result = load(cli_run, "--mpid", "mp1")
+    assert result.exit_code == 0, result.stderr
+    doc = es.doc("episodes", "mp1")
+    assert (doc["live_stream"], doc["live_source"], doc["live_duration"]) == (True, "schedule", 3_000_000)
+
+
+# -- deleted and retracted episodes ---------------------------------------------------------------
+
+def test_deleted_episodes_keep_their_metadata_on_the_dce_fork(cli_run, env):
+    """The DCE fork honours includeDeleted: search still returns the episode."""
+    engage, admin, es = env
+    engage.honours_include_deleted = True
+    engage.add_episode("gone", title="Retracted lecture", series="20260112345", deleted=True)
+    capture_workflow(admin, "gone", MS, MS + 1000, MS + 2000)
+    result = load(cli_run, "--mpid", "gone")
+    assert result.exit_code == 0, result.stderr
+    doc = es.doc("episodes", "gone")
+    assert doc["title"] == "Retracted lecture" and doc["crn"] == "12345"
+    assert doc["live_source"] == "capture" and doc["available"] is not None
+    assert "skipped" in result.stderr and "not in search" not in result.stderr
+
+
+@pytest.mark.parametrize("version", [12, 16])
+def test_deleted_episodes_on_a_server_that_ignores_include_deleted(cli_run, env, version):
+    """Every public release ignores includeDeleted: the workflows' mediapackage stands in."""
+    engage, admin, es = env
+    engage.version = admin.version = version
+    engage.search_shape = "oc16" if version >= 16 else "solr"
+    engage.add_episode("gone", title="Retracted lecture", series="20260112345", deleted=True)
+    engage.add_episode("here", title="Still published")
+    capture_workflow(admin, "gone", MS, MS + 1000, MS + 2000)
+    result = load(cli_run, "--mpid", "gone", "--mpid", "here", "--mpid", "never")
+    assert result.exit_code == 0, result.stderr
+    assert es.ids("episodes") == {"gone", "here"}
+    doc = es.doc("episodes", "gone")
+    assert (doc["title"], doc["course"] is None, doc["year"]) == ("Retracted lecture", True, "2026")
+    assert doc["start"] == "2026-11-01T14:00:00Z" and doc["live_source"] == "capture"
+    assert "1 not in search (metadata from their workflows)" in result.stderr
+    assert "not found in search: 1" in result.stderr  # "never" has neither
+
+
+def test_a_user_without_the_admin_role_still_finds_episodes(cli_run, env, monkeypatch):
+    """Opencast up to 15 answers admin=true with 401 to a user without ROLE_ADMIN."""
+    engage, admin, es = env
+    engage.version, engage.admin_role = 15, False
+    monkeypatch.setenv("OPENCAST_AUTH", "basic")
+    for m in ("a", "b", "c"):
+        engage.add_episode(m)
+    result = load(cli_run, "--mpid", "a", "--mpid", "b", "--mpid", "c")
+    assert result.exit_code == 0, result.stderr
+    assert es.ids("episodes") == {"a", "b", "c"}
+    asked = [(r.args.get("admin"), r.status) for r in engage.requests if r.path == "/search/episode.json"]
+    assert asked == [("true", 401), (None, 200), (None, 200), (None, 200)]
+    assert result.stderr.count("refused admin=true") == 1
 
 
 def test_output_dash_prints_documents_and_needs_no_elasticsearch(cli_run, env, monkeypatch):
@@ -299,3 +420,15 @@ def test_a_second_concurrent_run_is_skipped(cli_run, env):
     with run_lock("load-episodes", None):
         result = load(cli_run, "--mpid", "a")
     assert result.exit_code == 3
+
+
+def test_bare_hosts_mean_http_as_in_the_original(cli_run, env, monkeypatch):
+    """The original recipe writes bare private IPs; the original client prefixed http://."""
+    engage, admin, es = env
+    monkeypatch.setenv("MATTERHORN_ENGAGE_HOST", engage.url.removeprefix("http://"))
+    monkeypatch.setenv("MATTERHORN_ADMIN_HOST", admin.url.removeprefix("http://"))
+    engage.add_episode("a")
+    capture_workflow(admin, "a", MS, MS + 1000, MS + 2000)
+    result = load(cli_run, "--mpid", "a")
+    assert result.exit_code == 0, result.stderr
+    assert es.doc("episodes", "a")["live_source"] == "capture"

@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from tests.conftest import DATA, ROOT
-from tests.integration.test_load_episodes import YESTERDAY, AdminStandIn, seed_actions
+from tests.integration.test_load_episodes import MS, YESTERDAY, seed_actions
 from tests.integration.test_useractions import drain
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 from tests.standins.mmdb import tiny_geolite
@@ -60,8 +60,9 @@ def original_env(oc: OpencastStandIn, es_host: str = "127.0.0.1:9") -> str:
         'AWS_DEFAULT_REGION="us-east-1"',
         f'MATTERHORN_REST_USER="{oc.user}"',
         f'MATTERHORN_REST_PASS="{oc.password}"',
-        f'MATTERHORN_ENGAGE_HOST="{oc.url}"',
-        f'MATTERHORN_ADMIN_HOST="{oc.url}"',
+        # bare, as the recipe wrote the nodes' private IPs: http, as the original prefixed
+        f'MATTERHORN_ENGAGE_HOST="{oc.url.removeprefix("http://")}"',
+        f'MATTERHORN_ADMIN_HOST="{oc.url.removeprefix("http://")}"',
         f'ES_HOST="{es_host}"',
         "ZOOM_KEY=original-zoom-key",
         "ZOOM_SECRET=original-zoom-secret",
@@ -257,7 +258,8 @@ def test_every_original_cron_line_parses_against_the_new_cli(node, monkeypatch):
 def test_original_daily_lines_load_templates_and_episodes(tmp_path, es_standin, monkeypatch):  # noqa: F811
     """`setup load_index_templates`, then `load_episodes`, as the original node ran them."""
     monkeypatch.delenv("ES_HOST")  # the .env says where Elasticsearch is
-    opencast = AdminStandIn()  # engage and admin endpoints on one stand-in
+    opencast = OpencastStandIn()  # engage and admin endpoints on one stand-in
+    opencast.workflow_definitions.add("DCE-archive-publish-external")  # the DCE server's
     opencast.start()
     try:
         home = tmp_path / "harvester"
@@ -266,6 +268,7 @@ def test_original_daily_lines_load_templates_and_episodes(tmp_path, es_standin, 
         (home / ".env").write_text(original_env(opencast, es_host=es_standin.url))
         opencast.add_episode("mp-0", title="Lecture 1", series="20260112345", seriestitle="CSCI E-50",
                              start="2026-11-01T14:00:00Z")
+        opencast.add_workflow("mp-0", 4, ("capture", MS, MS + 600_000), ("retract-element", MS, MS + 900_000))
         seed_actions(es_standin, ["mp-0", "mp-unknown"], day=YESTERDAY)
 
         result = run_cron(home, "templates")
@@ -277,6 +280,9 @@ def test_original_daily_lines_load_templates_and_episodes(tmp_path, es_standin, 
         episode = es_standin.doc("episodes", "mp-0")
         assert (episode["title"], episode["course"], episode["series"]) == ("Lecture 1", "CSCI E-50",
                                                                           "20260112345")
+        # the original's meaning: live and available from the SUCCEEDED DCE workflow
+        assert (episode["live_stream"], episode["live_duration"]) == (True, 600_000)
+        assert episode["available"] == "2026-11-01T14:15:00Z"
         assert "2 mediapackage(s), 1 episode(s) delivered, 1 skipped" in result.stderr
     finally:
         opencast.stop()

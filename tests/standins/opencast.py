@@ -37,6 +37,8 @@ class Episode:
     dc_created: str | None = None
     dc_type: str | None = "L01"
     description: str | None = None
+    deleted: bool = False  # deleted or retracted: search keeps it marked (oc_deleted / deleted_date)
+    live: bool = False  # Opencast's live scheduling published it with a live track
 
 
 @dataclass
@@ -49,6 +51,13 @@ class OpencastStandIn(StandIn):
     tz_offset_hours: int = -5
     realm: str = "Opencast"
     max_limit: int = 1_000_000  # some deployments cap page sizes below what was asked
+    version: int = 16
+    # search/workflow/recordings (see _search and _admin_endpoints)
+    admin_role: bool = True  # the user has ROLE_ADMIN (the Digest system account has)
+    honours_include_deleted: bool = False  # only the DCE fork; no public release reads it
+    workflows: dict[str, list[dict]] = field(default_factory=dict)
+    workflow_definitions: set[str] = field(default_factory=set)
+    schedules: dict[str, dict] = field(default_factory=dict)
     actions: dict[int, dict] = field(default_factory=dict)
     episodes: dict[str, Episode] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,6 +84,18 @@ class OpencastStandIn(StandIn):
         self.episodes[mpid] = ep
         return ep
 
+    def add_workflow(self, mpid: str, wf_id: int, *ops: tuple[str, int | None, int | None],
+                     state: str = "SUCCEEDED", template: str = "DCE-archive-publish-external",
+                     publications: list[dict] | None = None) -> None:
+        """A workflow instance of `mpid`; ops are (operation, started ms, completed ms)."""
+        self.workflows.setdefault(mpid, []).append(
+            {"id": wf_id, "state": state, "template": template, "ops": list(ops),
+             "publications": publications or []})
+
+    def add_schedule(self, mpid: str, start: datetime, end: datetime, agent: str = "room-1") -> None:
+        """A scheduled event: what /recordings/{id}/technical.json knows (planned, not actual)."""
+        self.schedules[mpid] = {"start": start, "end": end, "agent": agent}
+
     # -- HTTP -------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         if request.path == "/login.html":
@@ -88,6 +109,9 @@ class OpencastStandIn(StandIn):
             return self._search(request)
         if request.path == "/info/me.json":
             return json_response({"user": {"username": self.user}})
+
+        if request.path.startswith(("/workflow/", "/recordings/")):
+            return self._admin_endpoints(request)
         return Response("not found", status=404)
 
     def _authenticate(self, request: Request) -> Response | None:
@@ -184,8 +208,18 @@ class OpencastStandIn(StandIn):
 
     # -- search -----------------------------------------------------------------------------
     def _search(self, request: Request) -> Response:
+        """`id`, and `admin` as Opencast up to 15 reads it: an administrative read that needs
+        the admin role (else 401 "unauthorized"); 16+ has no such parameter. Deleted or
+        retracted episodes are never returned, except by the DCE fork with includeDeleted."""
         mpid = request.args.get("id")
         ep = self.episodes.get(mpid or "")
+        admin = (request.args.get("admin") or "").lower() == "true"  # Boolean.valueOf
+        if admin and self.version <= 15 and not self.admin_role:
+            return Response("unauthorized", status=401, content_type="text/plain")
+        with_deleted = self.honours_include_deleted and \
+            (request.args.get("includeDeleted") or "").lower() == "true"
+        if ep is not None and ep.deleted and not with_deleted:
+            ep = None
         if self.search_shape == "oc16":
             results = [] if ep is None else [self._oc16(ep)]
             return json_response({"result": results, "total": len(results), "offset": 0, "limit": 10})
@@ -204,6 +238,8 @@ class OpencastStandIn(StandIn):
                               "seriestitle": ep.seriestitle}
         if ep.start:
             mp["start"] = ep.start
+        if ep.live:
+            mp["media"] = {"track": self._live_track(ep)}
         doc: dict[str, Any] = {"id": ep.mpid, "mediapackage": mp, "dcTitle": ep.title,
                                "dcType": ep.dc_type, "dcDescription": ep.description}
         if ep.dc_created:
@@ -216,6 +252,8 @@ class OpencastStandIn(StandIn):
             mp["series"], mp["seriestitle"] = ep.series, ep.seriestitle
         if ep.start:
             mp["start"] = ep.start
+        if ep.live:
+            mp["media"] = {"track": [self._live_track(ep)]}
         dc: dict[str, list] = {"title": [ep.title]}
         if ep.dc_created:
             dc["created"] = [ep.dc_created]
@@ -225,6 +263,129 @@ class OpencastStandIn(StandIn):
             dc["description"] = [ep.description]
         return {"mediapackage": mp, "dc": dc, "org": "mh_default_org", "type": "mediapackage",
                 "acl": [], "modified": "2026-11-01T00:00:00Z"}
+
+    @staticmethod
+    def _live_track(ep: Episode) -> dict:
+        return {"id": "live-1", "type": "presenter/delivery", "mimetype": "video/mp4",
+                "url": f"rtmp://streaming.example.edu/live/{ep.mpid}", "live": True,
+                "duration": float(ep.duration)}
+
+    # -- admin node: workflows and recordings --------------------------------------------------
+    def _admin_endpoints(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/workflow/definition/") and path.endswith(".json"):
+            definition = path[len("/workflow/definition/"):-len(".json")]
+            if definition not in self.workflow_definitions:
+                return Response("The resource you requested does not exist.", status=404,
+                                content_type="text/plain")
+            return json_response({"definition": {"id": definition, "title": definition}})
+        if path.startswith("/workflow/mediaPackage/") and path.endswith("/instances.json"):
+            if self.version < 12:
+                return Response("Not Found", status=404)
+            mpid = path[len("/workflow/mediaPackage/"):-len("/instances.json")]
+            rendered = [self._workflow(mpid, wf) for wf in self.workflows.get(mpid, [])]
+            # 12+: every instance of the mediapackage, unfiltered, no paging fields
+            return json_response({"workflows": self._jettison(rendered, {})})
+        if path == "/workflow/instances.json":
+            if self.version >= 12:
+                return Response("Not Found", status=404)
+            return self._old_instances(request)
+        if path.startswith("/recordings/") and path.endswith("/technical.json"):
+            return self._technical(request, path[len("/recordings/"):-len("/technical.json")])
+        return Response("Not Found", status=404)
+
+    @staticmethod
+    def _jettison(items: list[dict], wrapper: dict) -> Any:
+        """Jettison's list quirks: one item is a bare object, none drops the key (or all: "")."""
+        if not items:
+            return wrapper or ""
+        return {**wrapper, "workflow": items[0] if len(items) == 1 else items}
+
+    def _old_instances(self, request: Request) -> Response:
+        """Up to 11: filtered by the server (mp, state with `-` negation, workflowdefinition);
+        count below 1 means 20, startPage is a page index."""
+        args = request.args
+        wfs = list(self.workflows.get(args.get("mp", ""), [])) if args.get("mp") else \
+            [wf for m in self.workflows for wf in self.workflows[m]]
+        states = [s.upper() for s in args.getlist("state") if s.strip()]
+        wanted = {s for s in states if not s.startswith("-")}
+        unwanted = {s[1:] for s in states if s.startswith("-")}
+        wfs = [wf for wf in wfs if (not wanted or wf["state"] in wanted) and wf["state"] not in unwanted]
+        if args.get("workflowdefinition"):
+            wfs = [wf for wf in wfs if wf["template"] == args["workflowdefinition"]]
+        count = int(args.get("count") or 0)
+        count = 20 if count < 1 else count
+        page = int(args.get("startPage") or 0)
+        total = len(wfs)
+        mpid_of = {id(wf): m for m in self.workflows for wf in self.workflows[m]}
+        rendered = [self._workflow(mpid_of[id(wf)], wf) for wf in wfs[page * count:(page + 1) * count]]
+        return json_response({"workflows": self._jettison(
+            rendered, {"totalCount": total, "startPage": page, "count": count, "searchTime": 3})})
+
+    def _workflow(self, mpid: str, wf: dict) -> dict:
+        """One instance as Jettison writes it: up to 11 an operation's `id` is its name; since 12
+        it is a number and the name is `template`. Times are epoch milliseconds."""
+        ops = []
+        for n, (name, started, completed) in enumerate(wf["ops"]):
+            op: dict[str, Any] = {"id": name} if self.version < 12 else \
+                {"id": wf["id"] * 100 + n, "template": name}
+            op.update({"state": "SUCCEEDED" if started else "SKIPPED", "fail-on-error": True})
+            if started:
+                op["started"] = started
+            if completed:
+                op["completed"] = completed
+            ops.append(op)
+        ep = self.episodes.get(mpid)
+        mp: dict[str, Any] = {"id": mpid}
+        if ep is not None:  # workflows keep the mediapackage, deleted from search or not
+            mp.update({"title": ep.title, "duration": ep.duration, "start": ep.start,
+                       "series": self._series_value(ep.series), "seriestitle": ep.seriestitle})
+            mp = {k: v for k, v in mp.items() if v is not None}
+        if wf["publications"]:
+            mp["publications"] = {"publication": wf["publications"][0] if len(wf["publications"]) == 1
+                                  else wf["publications"]}
+        return {"id": wf["id"], "state": wf["state"], "template": wf["template"],
+                "title": wf["template"], "mediapackage": mp,
+                "operations": {"operation": ops[0] if len(ops) == 1 else ops} if ops else ""}
+
+    @staticmethod
+    def _serves(accept: str | None, produced: str) -> bool:
+        """JAX-RS content negotiation: does some media range (q > 0) of Accept cover `produced`?"""
+        if not accept:
+            return True
+        kind, _, sub = produced.partition("/")
+        for item in accept.split(","):
+            media, *params = [x.strip() for x in item.split(";")]
+            q = 1.0
+            for param in params:
+                if param.startswith("q="):
+                    try:
+                        q = float(param[2:])
+                    except ValueError:
+                        q = 0.0
+            m_kind, _, m_sub = media.lower().partition("/")
+            if q > 0 and m_kind in ("*", kind) and m_sub in ("*", sub):
+                return True
+        return False
+
+    def _technical(self, request: Request, mpid: str) -> Response:
+        """SchedulerRestService (4.x to develop): `@Produces(TEXT_XML)`, so an Accept without
+        text/xml gets 406; the body is JSON anyway (typed application/json), with the
+        scheduled start/end of any scheduled event; an unknown event is a bare 404."""
+        if self.version < 4:
+            return Response("Not Found", status=404)
+        if not self._serves(request.headers.get("Accept"), "text/xml"):
+            return Response("", status=406)
+        event = self.schedules.get(mpid)
+        if event is None:
+            return Response("", status=404)
+
+        def utc(when: datetime) -> str:
+            return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        return json_response({"id": mpid, "location": event["agent"], "start": utc(event["start"]),
+                              "end": utc(event["end"]), "presenters": [], "wfProperties": {},
+                              "agentConfig": {}, "state": "", "lastHeardFrom": ""})
 
 
 # -- faults -----------------------------------------------------------------------------------

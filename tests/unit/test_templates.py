@@ -149,7 +149,14 @@ def test_episode_documents_are_mapped():
     result = search_results(search)[0]
     doc = episode_document("0001", result, workflows=[], technical=None,
                            now=datetime(2026, 11, 24, tzinfo=UTC))
-    assert_indexable("episodes", [doc])
+    wf = {"id": 9, "state": "SUCCEEDED", "template": "DCE-archive-publish-external", "operations": {
+        "operation": [{"id": "capture", "started": 1_762_005_600_000, "completed": 1_762_009_200_000},
+                      {"id": "retract-element", "started": 1_762_010_000_000,
+                       "completed": 1_762_010_001_000}]}}
+    live = episode_document("0001", result, workflows=[wf], technical=None, dce=True,
+                            now=datetime(2026, 11, 24, tzinfo=UTC))
+    assert (live["live_source"], live["available_source"]) == ("capture", "retract-element")
+    assert_indexable("episodes", [doc, live])
 
 
 def test_zoom_documents_are_mapped():
