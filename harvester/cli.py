@@ -21,6 +21,30 @@ from harvester.errors import HarvestError
 
 log = logging.getLogger("harvester.cli")
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The original tool's click choice spelled warning `warn`; its cron lines and .env keep working.
+LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
+
+
+def log_level_name(value: str) -> str | None:
+    """`warn`, `WARN`, `Warning` ... -> `warning`; None for anything that is not a level."""
+    name = value.strip().lower()
+    name = LOG_LEVEL_ALIASES.get(name, name)
+    return name if name in LOG_LEVELS else None
+
+
+class LogLevel(click.Choice):
+    """The level names in any case, plus the original's `warn` (and `fatal`)."""
+
+    def __init__(self) -> None:
+        super().__init__(list(LOG_LEVELS), case_sensitive=False)
+
+    def convert(self, value, param, ctx):
+        name = log_level_name(str(value))
+        if name is None:
+            self.fail(f"{value!r} is not one of {', '.join(LOG_LEVELS)} (or warn)", param, ctx)
+        return name
+
 
 def _underscore_aliases(command: click.Command, args: list[str]) -> list[str]:
     """Accept the original tool's `--engage_host` spellings as hidden aliases of `--engage-host`."""
@@ -150,8 +174,8 @@ def _available(lazy: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="dotenv file to load (default: .env here, then .env beside harvest.py).")
-@click.option("--log-level", cls=EnvOption, type=click.Choice(["debug", "info", "warning", "error"],
-              case_sensitive=False), envvar="HARVEST_LOG_LEVEL", default="info", show_default=True)
+@click.option("--log-level", cls=EnvOption, type=LogLevel(), envvar="HARVEST_LOG_LEVEL", default="info",
+              show_default=True, help="Any case; `warn` is accepted for warning.")
 @click.option("--log-format", cls=EnvOption, type=click.Choice(["text", "json"]), envvar="HARVEST_LOG_FORMAT",
               default="text", show_default=True, help="json: one JSON object per log line.")
 @click.version_option(__version__, prog_name="harvest")
@@ -172,13 +196,14 @@ def cli(ctx: click.Context, env_file: str | None, log_level: str, log_format: st
         log_level = os.environ.get("HARVEST_LOG_LEVEL", log_level)
     if ctx.get_parameter_source("log_format") == click.core.ParameterSource.DEFAULT:
         log_format = os.environ.get("HARVEST_LOG_FORMAT", log_format)
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise click.BadParameter(f"{log_level!r} is not one of debug, info, warning, error",
+    level = log_level_name(log_level)
+    if level is None:
+        raise click.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)} (or warn)",
                                  param_hint="'--log-level' (environment variable HARVEST_LOG_LEVEL)")
     if log_format not in ("text", "json"):
         raise click.BadParameter(f"{log_format!r} is not one of text, json",
                                  param_hint="'--log-format' (environment variable HARVEST_LOG_FORMAT)")
-    setup_logging(log_level.lower(), log_format)
+    setup_logging(level, log_format)
     ctx.obj = {"env": loaded, "log_format": log_format}
 
 

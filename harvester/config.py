@@ -43,7 +43,8 @@ SETTINGS: list[Setting] = [
     *_s(
         "general",
         ("HARVEST_STATE_DIR", "directory for local checkpoints and lock files", "./.harvest-state"),
-        ("HARVEST_LOG_LEVEL", "default for --log-level (debug, info, warning, error)", "info"),
+        ("HARVEST_LOG_LEVEL", "default for --log-level (debug, info, warning or warn, error, critical)",
+         "info"),
         ("HARVEST_LOG_FORMAT", "default for --log-format (text or json)", "text"),
         ("HARVEST_HTTP_TIMEOUT", "seconds to wait for any HTTP response", "30"),
         ("HARVEST_RETRY_ATTEMPTS", "attempts for a transient failure before giving up", "5"),
@@ -62,6 +63,8 @@ SETTINGS: list[Setting] = [
         ("MATTERHORN_REST_PASS", "Opencast REST password", None, True),
         ("OPENCAST_AUTH", "digest (default, with X-Requested-Auth) or basic", "digest"),
         ("OPENCAST_USERTRACKING_MODE", "auto, window (start/end) or day paging", "auto"),
+        ("OPENCAST_WINDOW_TZ", "how start/end are sent in window mode: UTC, or server (its own wall "
+         "time, learnt from the offsets of `created`, as the original tool sent them)", "UTC"),
         ("DEFAULT_INTERVAL", "minutes to harvest when there is no --start and no checkpoint", "2"),
         ("MAX_START_END_SPAN", "refuse windows longer than this many seconds (unset: no check)"),
         ("EPISODE_CACHE_EXPIRE", "seconds an episode stays in the cache", "1800"),
@@ -73,6 +76,8 @@ SETTINGS: list[Setting] = [
          None, True),
         ("S3_HARVEST_TS_BUCKET", "S3 bucket holding the useractions checkpoint"),
         ("S3_LAST_ACTION_TS_KEY", "S3 key of the useractions checkpoint"),
+        ("CHECKPOINT_TZ", "zone of the bare YYYYMMDDHHmmss useractions checkpoint: UTC, an offset "
+         "(-04:00) or a zone name (America/New_York); the original tool wrote server time", "UTC"),
         ("SQS_QUEUE_NAME", "SQS queue receiving useraction records"),
         ("SQS_CONCURRENCY", "SQS batch requests in flight at once (FIFO queues: always 1)", "4"),
         ("SQS_MESSAGE_GROUP_ID", "message group on FIFO queues", "harvester-useractions"),

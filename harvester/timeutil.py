@@ -7,7 +7,7 @@ and upstreams write happen here, once.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import click
 
@@ -62,6 +62,47 @@ def iso_z(when: datetime) -> str:
 def iso_or_none(when: datetime | None) -> str | None:
     """`iso_z` for optional values: upstream fields that a record may lack stay null."""
     return None if when is None else iso_z(when)
+
+
+def zone(value: str) -> tzinfo:
+    """`UTC`, a fixed offset (`-04:00`, `+0100`, `-4`) or an IANA name (`America/New_York`).
+
+    ValueError with a readable reason otherwise.
+    """
+    text = value.strip()
+    if text.upper() in ("UTC", "Z", "GMT", "+00:00", "-00:00"):
+        return UTC
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", text, re.IGNORECASE)
+    if m:
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes > 59:
+            raise ValueError(f"{value!r} is not a UTC offset between -14:00 and +14:00")
+        sign = -1 if m.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is neither UTC, a UTC offset like -04:00, nor a time zone "
+                         "name like America/New_York") from None
+
+
+def parse_compact_in(value: str, tz: tzinfo) -> datetime:
+    """A bare `YYYYMMDDHHmmss` read as wall time in `tz` -> aware UTC.
+
+    A wall time that occurs twice (clocks set back) or never (clocks set forward) is read as
+    the earlier of its two possible instants: a harvest may then start earlier (an action
+    delivered twice), never later (an action lost).
+    """
+    naive = parse_compact(value).replace(tzinfo=None)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return min(first, second)
+
+
+def format_compact_in(when: datetime, tz: tzinfo) -> str:
+    return to_utc(when).astimezone(tz).strftime(COMPACT)
 
 
 def compact_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

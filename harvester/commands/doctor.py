@@ -56,6 +56,13 @@ def opencast_checks() -> list[Check]:
                 return f"{client.base_url}: {client.check()}"
 
             out.append(_run(label, probe))
+            if var == "MATTERHORN_ENGAGE_HOST":
+                def tracking(host=host) -> str:
+                    policy = RetryPolicy.from_env(attempts=1, timeout=10.0)
+                    client = OpencastClient.from_settings(host, user, password, policy=policy)
+                    return client.check_usertracking()
+
+                out.append(_run("opencast usertracking", tracking))
     return out
 
 
@@ -76,18 +83,36 @@ def redis_check() -> Check:
 def s3_check() -> Check:
     bucket, key = env("S3_HARVEST_TS_BUCKET"), env("S3_LAST_ACTION_TS_KEY")
     if not (bucket and key):
-        from harvester.state.checkpoint import state_dir
+        from harvester.state.checkpoint import LocalCheckpoint, state_dir
 
-        return ("s3 checkpoint", "not configured", f"checkpoint kept in {state_dir()}")
+        def local() -> str:
+            from harvester.commands.useractions import CHECKPOINT_NAME
+
+            cp = LocalCheckpoint(state_dir() / CHECKPOINT_NAME)
+            return f"checkpoint kept in {state_dir()}; " + _checkpoint_value(cp.read())
+
+        name, status, detail = _run("s3 checkpoint", local)
+        return (name, "not configured" if status == "ok" else status, detail)
 
     def probe() -> str:
         from harvester.state.checkpoint import S3Checkpoint
 
         cp = S3Checkpoint(bucket, key)
-        value = cp.read()
-        return f"{cp.description}: " + (f"last action {value}" if value else "no checkpoint yet")
+        return f"{cp.description}: " + _checkpoint_value(cp.read())
 
     return _run("s3 checkpoint", probe)
+
+
+def _checkpoint_value(value: str | None) -> str:
+    """The stored value, the zone it is read in (CHECKPOINT_TZ) and the instant that makes."""
+    from harvester.commands.useractions import checkpoint_zone, describe_zone, parse_checkpoint
+    from harvester.timeutil import iso_z
+
+    tz = checkpoint_zone()
+    if not value:
+        return f"no checkpoint yet (CHECKPOINT_TZ={describe_zone()})"
+    when = parse_checkpoint(value, "", tz)
+    return f"last action {value} (CHECKPOINT_TZ={describe_zone()}: {iso_z(when)})"
 
 
 def sqs_check() -> Check:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import click
 
@@ -16,7 +16,14 @@ from harvester.cli import HarvestCommand
 from harvester.commands.options import opencast_credentials
 from harvester.config import EnvOption, env, env_choice, env_int, mask, require
 from harvester.errors import SkippedRun
-from harvester.timeutil import compact_option, format_compact, iso_z, parse_compact, utcnow
+from harvester.timeutil import (
+    compact_option,
+    format_compact_in,
+    iso_z,
+    parse_compact_in,
+    utcnow,
+    zone,
+)
 
 log = logging.getLogger("harvester.useractions")
 
@@ -34,10 +41,26 @@ class Window:
         return (self.end - self.start).total_seconds()
 
 
-def parse_checkpoint(value: str, where: str) -> datetime:
-    """The original tool's bare `YYYYMMDDHHmmss`; a corrupt value is an operator error."""
+def checkpoint_zone() -> tzinfo:
+    """CHECKPOINT_TZ: the zone a bare checkpoint is written in (the original wrote server time)."""
+    raw = env("CHECKPOINT_TZ") or "UTC"
     try:
-        return parse_compact(value)
+        return zone(raw)
+    except ValueError as exc:
+        raise click.UsageError(f"invalid value for CHECKPOINT_TZ: {exc}. A checkpoint written by "
+                               "the original tool is in the Opencast server's zone, e.g. "
+                               "CHECKPOINT_TZ=America/New_York or -04:00") from None
+
+
+def describe_zone() -> str:
+    """CHECKPOINT_TZ as the operator wrote it."""
+    return (env("CHECKPOINT_TZ") or "UTC").strip()
+
+
+def parse_checkpoint(value: str, where: str, tz: tzinfo = UTC) -> datetime:
+    """The original tool's bare `YYYYMMDDHHmmss`, read in `tz`; a corrupt value is an operator error."""
+    try:
+        return parse_compact_in(value, tz)
     except ValueError as exc:
         raise click.UsageError(
             f"the checkpoint {where} holds {value[:40]!r}, which is not YYYYMMDDHHmmss ({exc}); "
@@ -45,13 +68,14 @@ def parse_checkpoint(value: str, where: str) -> datetime:
 
 
 def harvest_window(start: datetime | None, end: datetime | None, checkpoint: str | None,
-                   interval_minutes: int, now: datetime, checkpoint_where: str = "") -> Window:
+                   interval_minutes: int, now: datetime, checkpoint_where: str = "",
+                   checkpoint_tz: tzinfo = UTC) -> Window:
     """start = --start, else the checkpoint, else now - interval; end = --end, else now."""
     end = end or now
     if start is not None:
         window = Window(start, end, "option")
     elif checkpoint:
-        window = Window(parse_checkpoint(checkpoint, checkpoint_where), end, "checkpoint")
+        window = Window(parse_checkpoint(checkpoint, checkpoint_where, checkpoint_tz), end, "checkpoint")
     else:
         window = Window(end - timedelta(minutes=interval_minutes), end, "interval")
     if window.start > window.end:
@@ -110,7 +134,7 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     from harvester.pipeline import Progress, deliver
     from harvester.sinks import open_sink
     from harvester.sources.opencast import OpencastClient
-    from harvester.sources.useractions import MODES, EpisodeEnricher, UserActionSource
+    from harvester.sources.useractions import MODES, WINDOW_TZ, EpisodeEnricher, UserActionSource
     from harvester.state.cache import open_cache
     from harvester.state.checkpoint import open_checkpoint
     from harvester.state.lock import run_lock
@@ -121,6 +145,7 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     if output == "sqs":
         require(ctx, "queue_name", queue_name)
     mode = env_choice("OPENCAST_USERTRACKING_MODE", MODES)
+    window_tz = env_choice("OPENCAST_WINDOW_TZ", WINDOW_TZ)
     max_span = None if disable_start_end_span_check else env_int("MAX_START_END_SPAN", minimum=1)
     cache_ttl = env_int("EPISODE_CACHE_EXPIRE", 1800) or 0
     redis_url = env("REDIS_URL")
@@ -132,6 +157,7 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     if output == "-" and not explicit_update:
         update_last_ts = False  # a debugging dump must not move the production checkpoint
 
+    cp_tz = checkpoint_zone()
     checkpoint = open_checkpoint(CHECKPOINT_NAME, s3_bucket=env("S3_HARVEST_TS_BUCKET"),
                                  s3_key=env("S3_LAST_ACTION_TS_KEY"))
     client = OpencastClient.from_settings(engage_host, user, password)
@@ -141,13 +167,13 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     with run_lock(lock_name, redis_url):
         stored = checkpoint.read() if (start is None or update_last_ts) else None
         now = utcnow()
-        window = harvest_window(start, end, stored, interval, now, checkpoint.description)
+        window = harvest_window(start, end, stored, interval, now, checkpoint.description, cp_tz)
         span_check(window, max_span, checkpoint.description)
         log.info("harvesting useractions %s .. %s (start from %s) into %s", iso_z(window.start),
                  iso_z(window.end), window.start_from, output)
 
         source = UserActionSource(client, window.start, window.end, batch_size=batch_size, wait=wait,
-                                  mode=mode)
+                                  mode=mode, window_tz=window_tz)
         cache = open_cache(redis_url)
         enricher = EpisodeEnricher(client, cache, ttl=cache_ttl, stats=source.stats,
                                    concurrency=env_int("OPENCAST_LOOKUP_CONCURRENCY", 4, minimum=1) or 1)
@@ -172,18 +198,21 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
 
             # Never into the future: an --end beyond now must not make later runs start there.
             target = min(parse_iso(newest[0]).replace(microsecond=0) if newest else window.end, now)
-            previous = parse_checkpoint(stored, checkpoint.description) if stored else None
+            previous = parse_checkpoint(stored, checkpoint.description, cp_tz) if stored else None
             if previous is not None and target < previous:
-                moved = f"kept at {format_compact(previous)} (this window ended earlier)"
+                moved = f"kept at {stored} (this window ended earlier)"
             else:
-                checkpoint.write(format_compact(target))
-                moved = f"-> {format_compact(target)}"
+                checkpoint.write(format_compact_in(target, cp_tz))
+                moved = f"-> {format_compact_in(target, cp_tz)}"
+                if cp_tz is not UTC:
+                    moved += f" ({describe_zone()}, {iso_z(target)})"
         stats = source.stats
         summary = {
             "window_start": iso_z(window.start), "window_end": iso_z(window.end), "mode": stats.mode,
             "fetched": stats.fetched, "delivered": result.delivered, "requests": stats.requests,
             "episode_lookups": stats.episode_lookups, "cache_hits": stats.cache_hits,
             "unknown_episodes": stats.unknown_episodes, "duplicates": stats.duplicates,
+            "day_rounds": stats.day_rounds,
             "invalid": stats.invalid, "sink_requests": sink.requests,
             "seconds": round(result.seconds, 3),
         }

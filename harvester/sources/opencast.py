@@ -8,9 +8,11 @@ retry policy, and a clear authentication error when a login page comes back inst
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -24,6 +26,13 @@ from harvester.timeutil import iso_z, parse_iso
 log = logging.getLogger("harvester.opencast")
 
 OMITTED = "-omitted-"
+USERTRACKING = "/usertracking/actions.json"
+PLUGIN_HINT = ("since Opencast 13 user tracking is the optional plugin opencast-plugin-usertracking, "
+               "off by default: set `opencast-plugin-usertracking = on` in "
+               "etc/org.opencastproject.plugin.impl.PluginManagerImpl.cfg on this node")
+BASIC_HINT = ("with OPENCAST_AUTH=basic the user must be a user of Opencast's user directory (Basic "
+              "is checked against its stored passwords, Opencast 5.x and later); the Digest system "
+              "account (org.opencastproject.security.digest.user) only works with OPENCAST_AUTH=digest")
 DCE_SERIES = re.compile(r"^(\d{4})(\d{2})(\d{5})")
 
 
@@ -144,6 +153,11 @@ def normalize_action(raw: dict) -> dict[str, Any]:
     if isinstance(session, dict):
         session_id, user_id = session.get("sessionId"), session.get("userId")
         user_ip, agent = session.get("userIp"), session.get("userAgent")
+        if isinstance(session_id, str) and session_id.strip() == OMITTED:
+            # Session logging off (the default since 6.x): every action points at the one
+            # `-omitted-` session row, which holds the first client's user, address and agent.
+            # They are not this action's, so none of them is reported.
+            user_id = user_ip = agent = None
     else:
         session_id, user_id = session, raw.get("userId")
         user_ip, agent = raw.get("userIp"), raw.get("userAgent")
@@ -212,6 +226,7 @@ class OpencastClient:
             self.session.headers["X-Opencast-Matterhorn-Authorization"] = "true"
         self.requests = 0
         self.search_admin = True  # False once the server refused `admin=true` to this user
+        self.auth = auth
 
     @classmethod
     def from_settings(cls, host: str, user: str, password: str, **kwargs) -> OpencastClient:
@@ -229,21 +244,43 @@ class OpencastClient:
                        params=params, check=self._decode, ok_status=(301, 302, 303, 307, 401),
                        allow_redirects=False)
 
+    def usertracking(self, params: dict) -> tuple[Any, datetime | None]:
+        """GET /usertracking/actions.json: (JSON, the server's Date header or None).
+
+        The Date says which second of the server's minute the request was handled in, which
+        the `day` filter depends on. A 404 means the service is not there (a plugin since 13).
+        """
+        url = f"{self.base_url}{USERTRACKING}"
+        self.requests += 1
+        return request(self.session, "GET", url, service=self.service, policy=self.policy,
+                       params=params, check=self._decode_dated,
+                       ok_status=(301, 302, 303, 307, 401, 404), allow_redirects=False)
+
+    def _decode_dated(self, resp: requests.Response) -> tuple[Any, datetime | None]:
+        if resp.status_code == 404:
+            raise ServiceError(self.service, f"GET {describe(resp.url)} answered HTTP 404: the "
+                               f"user-tracking service is not installed on this node; {PLUGIN_HINT}")
+        return self._decode(resp), server_date(resp)
+
+    def _auth_hint(self) -> str:
+        return f"; {BASIC_HINT}" if self.auth == "basic" else ""
+
     def _decode(self, resp: requests.Response) -> Any:
         where = describe(resp.url)
         if resp.status_code == 401:
             raise AuthenticationError(self.service, f"GET {where}: credentials refused (HTTP 401); "
-                                      "check MATTERHORN_REST_USER / MATTERHORN_REST_PASS and OPENCAST_AUTH")
+                                      "check MATTERHORN_REST_USER / MATTERHORN_REST_PASS and OPENCAST_AUTH"
+                                      + self._auth_hint())
         if resp.is_redirect:
             target = describe(resp.headers.get("Location", "") or "?")
             raise AuthenticationError(self.service, f"GET {where}: redirected to {target} (a login "
                                       "page) instead of answering; the credentials or OPENCAST_AUTH "
-                                      "are wrong")
+                                      "are wrong" + self._auth_hint())
         ctype = resp.headers.get("Content-Type", "")
         body = resp.content.lstrip()
         if "html" in ctype or body[:1] == b"<":
             raise AuthenticationError(self.service, f"GET {where}: a login page came back instead of "
-                                      "JSON; the credentials or OPENCAST_AUTH are wrong")
+                                      "JSON; the credentials or OPENCAST_AUTH are wrong" + self._auth_hint())
         try:
             return json.loads(resp.content)
         except ValueError:
@@ -281,3 +318,21 @@ class OpencastClient:
         except ServiceError:
             self.get_json("/search/episode.json", {"limit": 1})
         return "reachable, credentials accepted"
+
+    def check_usertracking(self) -> str:
+        """For doctor: is the user-tracking service there (a plugin, off by default, since 13)?"""
+        doc, _ = self.usertracking({"limit": 1})
+        _, total = actions_envelope(doc)
+        return f"{USERTRACKING} answers ({total if total is not None else '?'} actions stored)"
+
+
+def server_date(resp: requests.Response) -> datetime | None:
+    """The response's Date header as an aware UTC datetime (None when absent or unreadable)."""
+    value = resp.headers.get("Date")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

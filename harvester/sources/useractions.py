@@ -6,6 +6,9 @@ stock Opencast silently ignores those parameters and only filters by `day` (serv
 window comes back. Whatever the mode, every action is filtered by its `created` time on this
 side too and de-duplicated by id (pages have no defined order), so a misdetected server can
 cost requests but never deliver wrong records.
+
+Day paging is in harvester.sources.dayfilter: the server's `day` filter is not a whole day
+and changes from one request to the next, so what it returns is proven complete by counting.
 """
 
 from __future__ import annotations
@@ -25,11 +28,25 @@ from harvester.sources.opencast import (
     episode_fields,
     normalize_action,
 )
-from harvester.timeutil import format_compact, parse_iso
+from harvester.timeutil import COMPACT, format_compact, parse_iso
 
 log = logging.getLogger("harvester.useractions")
 
 MODES = ("auto", "window", "day")
+WINDOW_TZ = ("utc", "server")
+
+
+class Clock:
+    """Wall clock and sleep of the harvesting side (a test shares one with its stand-in)."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK = Clock()
 ENDPOINT = "/usertracking/actions.json"
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
 
@@ -45,6 +62,7 @@ class FetchStats:
     episode_lookups: int = 0
     cache_hits: int = 0
     unknown_episodes: int = 0
+    day_rounds: int = 0  # extra passes or timed answers needed to prove a day complete
     errors: list[str] = field(default_factory=list)
 
 
@@ -52,20 +70,55 @@ class UserActionSource:
     """Yields lists of normalized records (one per page) for [start, end], each id once."""
 
     def __init__(self, client: OpencastClient, start: datetime, end: datetime, *, batch_size: int,
-                 wait: float = 0.0, mode: str = "auto", sleep: Callable[[float], None] = time.sleep):
+                 wait: float = 0.0, mode: str = "auto", sleep: Callable[[float], None] | None = None,
+                 window_tz: str = "utc", clock: Clock | None = None):
         self.client, self.start, self.end = client, start, end
         self.batch_size, self.wait, self.mode = batch_size, wait, mode
-        self.sleep = sleep
+        self.clock = clock or CLOCK
+        self.sleep = sleep or self.clock.sleep
+        self.window_tz = window_tz
         self.stats = FetchStats(mode=mode)
         self._seen: set[int] = set()
         self._server_offset: timedelta | None = None
+        self.last_date: datetime | None = None  # the server's Date on the last usertracking answer
+        # What the server's clock minus ours can be, from every Date seen (sent, received, Date).
+        self.offset_bounds: tuple[float, float] | None = None
 
     # -- requests ---------------------------------------------------------------------------
     def _get(self, params: dict[str, Any]) -> tuple[list[dict], int | None]:
-        if self.stats.requests and self.wait > 0:
+        raw, total, _, _ = self._get_dated(params)
+        return raw, total
+
+    def _get_dated(self, params: dict[str, Any], pause: bool = True
+                   ) -> tuple[list[dict], int | None, datetime | None, datetime | None]:
+        """(actions, total, Date of the previous answer, Date of this one)."""
+        if pause and self.stats.requests and self.wait > 0:
             self.sleep(self.wait)
         self.stats.requests += 1
-        return actions_envelope(self.client.get_json(ENDPOINT, params))
+        before = self.last_date
+        sent = self.clock.time()
+        doc, date = self.client.usertracking(params)
+        if date is not None:
+            self._learn_clock(sent, self.clock.time(), date)
+        raw, total = actions_envelope(doc)
+        return raw, total, before, date
+
+    def _learn_clock(self, sent: float, received: float, date: datetime) -> None:
+        """The server wrote `date` (whole seconds) between `sent` and `received` on our clock."""
+        self.last_date = date
+        stamp = date.timestamp()
+        lo, hi = stamp - received, stamp + 1 - sent
+        if self.offset_bounds is not None:
+            old_lo, old_hi = self.offset_bounds
+            if max(lo, old_lo) <= min(hi, old_hi):  # else a clock jumped: start again
+                lo, hi = max(lo, old_lo), min(hi, old_hi)
+        self.offset_bounds = (lo, hi)
+
+    def server_time(self) -> float | None:
+        """The earliest the server's clock can read now (epoch seconds), None before any Date."""
+        if self.offset_bounds is None:
+            return None
+        return self.clock.time() + self.offset_bounds[0]
 
     def _pages(self, params: dict[str, Any]) -> Iterator[list[dict]]:
         offset = 0
@@ -118,21 +171,54 @@ class UserActionSource:
         if self.mode == "day":
             yield from self._by_day()
             return
-        window = {"start": format_compact(self.start), "end": format_compact(self.end)}
+        window = self._window_params()
+        if window is None:  # OPENCAST_WINDOW_TZ=server and not one action near the window
+            self.stats.mode = "window"
+            return
+        warned = False
         for raw in self._pages(window):
             records, outside = self._accept(raw)
             if outside and self.mode == "auto":
-                log.warning("the Opencast server ignores start/end (stock usertracking); "
-                            "paging by day and filtering here (OPENCAST_USERTRACKING_MODE=day "
-                            "skips this check)")
+                log.warning("the Opencast server answered start=%s end=%s with actions outside that "
+                            "window: either it ignores start/end (stock usertracking) or it reads "
+                            "them in another time zone (OPENCAST_WINDOW_TZ=%s now; utc or server). "
+                            "Paging by day and filtering here instead, so nothing is dropped "
+                            "(OPENCAST_USERTRACKING_MODE=day skips this check)",
+                            window["start"], window["end"], self.window_tz)
                 self.stats.mode = "day"
                 if records:
                     yield records
                 yield from self._by_day()
                 return
+            if outside and not warned:
+                warned = True
+                log.warning("OPENCAST_USERTRACKING_MODE=window: the server returned actions outside "
+                            "start=%s end=%s; if it reads them in another time zone, set "
+                            "OPENCAST_WINDOW_TZ (utc or server), or use OPENCAST_USERTRACKING_MODE="
+                            "auto, which then pages by day", window["start"], window["end"])
             if records:
                 yield records
         self.stats.mode = "window"
+
+    def _window_params(self) -> dict[str, str] | None:
+        """start/end as the server is told them: UTC, or its own wall time (OPENCAST_WINDOW_TZ).
+
+        The server's offset is learnt as day paging learns it, from `created`: one action asked
+        for around the window (wide enough for any zone) shows the server's offset there.
+        """
+        if self.window_tz != "server":
+            return {"start": format_compact(self.start), "end": format_compact(self.end)}
+        if self._server_offset is None:
+            wide = {"start": format_compact(self.start - timedelta(hours=14)),
+                    "end": format_compact(self.end + timedelta(hours=14)), "limit": 1}
+            raw, _ = self._get(wide)
+            for action in raw:
+                self._learn_offset(as_str(action.get("created")) or "")
+            if self._server_offset is None:
+                log.info("no action within 14 hours of the window; nothing to harvest")
+                return None
+        off = self._server_offset
+        return {"start": (self.start + off).strftime(COMPACT), "end": (self.end + off).strftime(COMPACT)}
 
     def _days(self) -> list[str]:
         """Server-local days covering the window (all candidate offsets until one is known)."""
@@ -147,6 +233,8 @@ class UserActionSource:
         return days
 
     def _by_day(self) -> Iterator[list[dict]]:
+        from harvester.sources.dayfilter import DayHarvest
+
         done: set[str] = set()
         # The first day fetched teaches the server's UTC offset, which narrows the rest.
         first = self.start.astimezone(UTC).strftime("%Y%m%d")
@@ -156,10 +244,7 @@ class UserActionSource:
             if day in done:
                 continue
             done.add(day)
-            for raw in self._pages({"day": day}):
-                records, _ = self._accept(raw)
-                if records:
-                    yield records
+            yield from DayHarvest(self, day).run()
             if not queue:
                 queue = [d for d in self._days() if d not in done]
 

@@ -176,7 +176,7 @@ def test_technical_json_is_asked_with_an_accept_it_serves(cli_run, env):
     assert "text/xml" in accepts_of(admin)[-1]
     # the stand-in is as strict as JAX-RS: a JSON-only Accept is refused
     url = f"{admin.url}/recordings/mp1/technical.json"
-    auth = requests.auth.HTTPBasicAuth(admin.user, admin.password)
+    auth = requests.auth.HTTPBasicAuth("admin", admin.directory_users["admin"])  # a directory user
     assert requests.get(url, auth=auth, headers={"Accept": "application/json"}).status_code == 406
     assert requests.get(url, auth=auth, headers={"Accept": "text/xml"}).status_code == 200
 
@@ -275,7 +275,12 @@ def test_a_user_without_the_admin_role_still_finds_episodes(cli_run, env, monkey
     """Opencast up to 15 answers admin=true with 401 to a user without ROLE_ADMIN."""
     engage, admin, es = env
     engage.version, engage.admin_role = 15, False
+    # Basic is checked against the user directory: a directory user without ROLE_ADMIN
+    for server in (engage, admin):
+        server.directory_users["lecture-capture"] = "s3cret"
     monkeypatch.setenv("OPENCAST_AUTH", "basic")
+    monkeypatch.setenv("MATTERHORN_REST_USER", "lecture-capture")
+    monkeypatch.setenv("MATTERHORN_REST_PASS", "s3cret")
     for m in ("a", "b", "c"):
         engage.add_episode(m)
     result = load(cli_run, "--mpid", "a", "--mpid", "b", "--mpid", "c")

@@ -141,6 +141,8 @@ def test_flat_matterhorn_actions_and_basic_auth(cli_run, env, oc, tmp_path):
     oc.action_format = "flat"
     served = populate(oc, n=12, mpids=2)
     env.setenv("OPENCAST_AUTH", "basic")
+    env.setenv("MATTERHORN_REST_USER", "admin")  # Basic needs a user of the user directory
+    env.setenv("MATTERHORN_REST_PASS", "opencast")
     out = tmp_path / "out.jsonl"
     result = cli_run("useractions", *WINDOW, "-w", "0", "-o", str(out))
     assert result.exit_code == 0, result.stderr

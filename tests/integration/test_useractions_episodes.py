@@ -58,7 +58,11 @@ def test_servers_that_ignore_the_parameters_still_work(cli_run, oc, tmp_path, ve
 
 def test_a_user_without_the_admin_role_is_asked_again_without_admin(cli_run, oc, tmp_path, monkeypatch):
     oc.version, oc.admin_role = 15, False
+    # Basic is checked against the user directory: a directory user without ROLE_ADMIN
+    oc.directory_users["lecture-capture"] = "s3cret"
     monkeypatch.setenv("OPENCAST_AUTH", "basic")
+    monkeypatch.setenv("MATTERHORN_REST_USER", "lecture-capture")
+    monkeypatch.setenv("MATTERHORN_REST_PASS", "s3cret")
     monkeypatch.setenv("OPENCAST_LOOKUP_CONCURRENCY", "1")
     seed(oc)
     oc.episodes["mp-gone"].deleted = False

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -87,6 +87,10 @@ class StandIn:
     def reset_counters(self) -> None:
         self.requests.clear()
 
+    def http_date(self) -> str | None:
+        """The Date header of every response; None: the real clock (subclasses with a clock)."""
+        return None
+
     # -- server -------------------------------------------------------------------------
     def _app(self, environ, start_response):
         request = Request(environ)
@@ -102,7 +106,13 @@ class StandIn:
         return response(environ, start_response)
 
     def start(self) -> str:
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        standin = self
+
+        class Handler(WSGIRequestHandler):
+            def date_time_string(self, timestamp=None):  # the one Date header http.server sends
+                return standin.http_date() or super().date_time_string(timestamp)
+
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=Handler)
         port = self._server.server_port
         self.url = f"http://127.0.0.1:{port}"
         # A short poll: stop() returns in milliseconds, not half a second per stand-in.

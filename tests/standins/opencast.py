@@ -5,6 +5,12 @@ Strict where real Opencast is strict: Digest is challenged only when the request
 JSON, `limit` absent means 10, `offset` is a row offset, page order is not chronological.
 Its JSON has the quirks of the internal endpoints (single items as bare objects, empty lists
 dropped, numbers where strings were, floats where integers were).
+
+User tracking behaves as UserTrackingRestService and UserTrackingServiceImpl do: `day` selects
+[00:00:SS, 23:59:SS] of that server-local day, SS being the second of the server clock when the
+request is handled (a calendar with only hour and minute set); `total` counts the same window;
+no ORDER BY; since 13.0 the endpoint exists only with the usertracking plugin; with session
+logging off every action shares the first client's `-omitted-` session row.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -41,6 +49,33 @@ class Episode:
     live: bool = False  # Opencast's live scheduling published it with a live track
 
 
+class FakeClock:
+    """A server clock a test controls: `sleep` advances it, every request costs `latency`.
+
+    Shared with the harvester (its wall clock and its sleep), so that waiting for a given
+    second of the server's minute costs no real time in tests.
+    """
+
+    def __init__(self, start: datetime, latency: float = 0.0):
+        self._now = start.timestamp()
+        self.latency = latency
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._now
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
 @dataclass
 class OpencastStandIn(StandIn):
     user: str = "opencast_system_account"
@@ -51,13 +86,22 @@ class OpencastStandIn(StandIn):
     tz_offset_hours: int = -5
     realm: str = "Opencast"
     max_limit: int = 1_000_000  # some deployments cap page sizes below what was asked
-    version: int = 16
+    version: int = 16  # 13+: usertracking is the optional plugin `opencast-plugin-usertracking`
     # search/workflow/recordings (see _search and _admin_endpoints)
     admin_role: bool = True  # the user has ROLE_ADMIN (the Digest system account has)
     honours_include_deleted: bool = False  # only the DCE fork; no public release reads it
     workflows: dict[str, list[dict]] = field(default_factory=dict)
     workflow_definitions: set[str] = field(default_factory=set)
     schedules: dict[str, dict] = field(default_factory=dict)
+    usertracking_plugin: bool = True  # only consulted from version 13 on
+    log_session: bool = True  # org.opencastproject.usertracking.log.session (false since 6.x)
+    window_tz: str = "utc"  # dce dialect: start/end read as "utc" or as "server" wall time
+    day_fraction: bool = False  # the day bounds also carry the request's milliseconds
+    order: str = "hash"  # no ORDER BY: "hash" (any stable order) or "created" (index range scan)
+    clock: FakeClock | None = None  # the server clock; None: the real one
+    # Basic auth (5.x+) checks the user directory's hashes; the Digest system account is not there.
+    directory_users: dict[str, str] = field(default_factory=lambda: {"admin": "opencast"})
+    on_request: Callable[[], None] | None = None  # runs before each usertracking request
     actions: dict[int, dict] = field(default_factory=dict)
     episodes: dict[str, Episode] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,6 +111,8 @@ class OpencastStandIn(StandIn):
         self._nonces: set[str] = set()
         self._ordered: list[dict] | None = None
         self._window_cache: dict = {}
+        self._omitted_session: dict | None = None
+        self.day_windows: list[tuple[datetime, datetime]] = []  # server-local, per day request
 
     # -- data -------------------------------------------------------------------------------
     def add_action(self, action_id: int, mpid: str, created: datetime, *, session: str = "s1",
@@ -75,6 +121,12 @@ class OpencastStandIn(StandIn):
                    is_playing: Any = True) -> None:
         with self.lock:
             self._ordered = None
+            if not self.log_session:
+                # populateSession finds the one `-omitted-` row: the first client's values stay.
+                if self._omitted_session is None:
+                    self._omitted_session = dict(session="-omitted-", user=user, ip=ip, agent=agent)
+                session, user = "-omitted-", self._omitted_session["user"]
+                ip, agent = self._omitted_session["ip"], self._omitted_session["agent"]
             self.actions[action_id] = dict(id=action_id, mpid=mpid, created=created, session=session,
                                            user=user, ip=ip, agent=agent, type=type, inpoint=inpoint,
                                            outpoint=outpoint, length=length, is_playing=is_playing)
@@ -103,6 +155,10 @@ class OpencastStandIn(StandIn):
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        if request.path.startswith("/usertracking/") and self.version >= 13 and not self.usertracking_plugin:
+            # The REST endpoint is not registered: Opencast's 404 page.
+            return Response("<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>", status=404,
+                            content_type="text/html")
         if request.path == "/usertracking/actions.json":
             return self._actions(request)
         if request.path == "/search/episode.json":
@@ -123,9 +179,10 @@ class OpencastStandIn(StandIn):
                 user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
             except Exception:
                 return Response("bad auth", status=400)
-            if (user, pw) == (self.user, self.password):
+            if self.directory_users.get(user) == pw:
                 return None
-            return Response(LOGIN_PAGE, status=401, content_type="text/html")
+            return Response(LOGIN_PAGE, status=401, content_type="text/html",
+                            headers={"WWW-Authenticate": 'Basic realm="Opencast"'})
         if header.startswith("Digest "):
             return None if self._digest_ok(request, header) else self._challenge()
         if request.headers.get("X-Requested-Auth") == "Digest":
@@ -176,27 +233,65 @@ class OpencastStandIn(StandIn):
                 "inpoint": float(a["inpoint"]), "outpoint": a["outpoint"], "length": a["length"],
                 "type": a["type"], "isPlaying": a["is_playing"], "created": created}
 
-    def _actions(self, request: Request) -> Response:
-        args = request.args
-        limit = min(int(args.get("limit") or 0) or 10, self.max_limit)
-        offset = int(args.get("offset") or 0)
+    def server_now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
+    def _rows(self) -> list[dict]:
         with self.lock:
             if self._ordered is None:
-                # No ORDER BY: a stable but non-chronological order (computed once per change).
-                self._ordered = sorted(self.actions.values(),
-                                       key=lambda r: hashlib.sha1(str(r["id"]).encode()).hexdigest())
-            rows = self._ordered
+                if self.order == "created":
+                    self._ordered = sorted(self.actions.values(), key=lambda r: (r["created"], r["id"]))
+                else:
+                    # No ORDER BY: a stable but non-chronological order (computed once per change).
+                    self._ordered = sorted(self.actions.values(),
+                                           key=lambda r: hashlib.sha1(str(r["id"]).encode()).hexdigest())
+            return self._ordered
+
+    def _day_bounds(self, day: str) -> tuple[datetime, datetime]:
+        """`new GregorianCalendar()` then `set(y, m, d, 0, 0)` / `set(y, m, d, 23, 59)`: seconds
+        (and milliseconds) stay those of now, in the server's zone."""
+        now = self._local(self.server_now())
+        year, month, date = int(day[0:4]), int(day[4:6]), int(day[6:8])
+        base = datetime(year, month, 1) + timedelta(days=date - 1)  # lenient, as the calendar is
+        micro = (now.microsecond // 1000) * 1000 if self.day_fraction else 0
+        begin = base.replace(hour=0, minute=0, second=now.second, microsecond=micro)
+        end = base.replace(hour=23, minute=59, second=now.second, microsecond=micro)
+        return begin, end
+
+    def _stored(self, r: dict) -> datetime:
+        """`created` as a DATETIME column holds it: server-local wall time, whole seconds."""
+        return self._local(r["created"]).replace(tzinfo=None, microsecond=0)
+
+    def _actions(self, request: Request) -> Response:
+        if self.on_request is not None:
+            self.on_request()
+        if self.clock is not None:
+            self.clock.advance(self.clock.latency / 2)
+        args = request.args
+        try:
+            limit, offset = int(args.get("limit") or 0), int(args.get("offset") or 0)
+        except ValueError:
+            return Response("not found", status=404)  # JAX-RS cannot convert the int parameter
+        if limit < 0 or offset < 0:
+            return Response("", status=400)
+        limit = min(limit or 10, self.max_limit)
+        rows = self._rows()
+        kind, day = args.get("type"), args.get("day")
         if self.dialect == "dce" and args.get("start") and args.get("end"):
-            start = datetime.strptime(args["start"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-            end = datetime.strptime(args["end"], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            start, end = self._window_bounds(args["start"]), self._window_bounds(args["end"])
             key = (start, end, len(rows), id(rows))
             if self._window_cache.get("key") != key:
                 self._window_cache = {"key": key, "rows": [
                     r for r in rows if start <= r["created"].replace(microsecond=0) <= end]}
             rows = self._window_cache["rows"]
-        elif args.get("day"):
-            day = args["day"]
-            rows = [r for r in rows if self._local(r["created"]).strftime("%Y%m%d") == day]
+        elif args.get("id") and kind:
+            rows = [r for r in rows if r["mpid"] == args["id"] and r["type"] == kind]
+        elif day:
+            begin, end = self._day_bounds(day)
+            self.day_windows.append((begin, end))
+            rows = [r for r in rows if begin <= self._stored(r) <= end and (not kind or r["type"] == kind)]
+        elif kind:
+            rows = [r for r in rows if r["type"] == kind]
         page = [self._render_action(r) for r in rows[offset:offset + limit]]
         if not page:
             wrapper: Any = {"total": len(rows), "offset": offset, "limit": limit}
@@ -204,7 +299,21 @@ class OpencastStandIn(StandIn):
             wrapper = {"total": len(rows), "offset": offset, "limit": limit, "action": page[0]}
         else:
             wrapper = {"total": len(rows), "offset": offset, "limit": limit, "action": page}
+        if self.clock is not None:
+            self.clock.advance(self.clock.latency / 2)
         return json_response({"actions": wrapper})
+
+    def http_date(self) -> str | None:
+        if self.clock is None:
+            return None
+        return format_datetime(self.clock.now().replace(microsecond=0), usegmt=True)
+
+    def _window_bounds(self, value: str) -> datetime:
+        """The DCE fork's start/end: UTC, or the server's wall time (`window_tz="server"`)."""
+        naive = datetime.strptime(value, "%Y%m%d%H%M%S")
+        if self.window_tz == "server":
+            return naive.replace(tzinfo=timezone(timedelta(hours=self.tz_offset_hours))).astimezone(UTC)
+        return naive.replace(tzinfo=UTC)
 
     # -- search -----------------------------------------------------------------------------
     def _search(self, request: Request) -> Response:
