@@ -43,15 +43,31 @@ def test_redis_cache_round_trip_with_expiry(redis_url):
     assert cache.get_many(["corrupt"]) == {}  # a corrupt entry is a miss, not a failure
 
 
-def test_redis_down_degrades_once_to_memory(caplog):
+def test_redis_down_degrades_once_to_memory():
+    import logging
+
     from tests.conftest import free_port
 
-    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0")
-    assert cache.get_many(["a"]) == {}
-    cache.set_many({"a": {"t": 1}}, ttl=60, missing_ttl=5)
-    assert cache.get_many(["a"]) == {"a": {"t": 1}}
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    keep = Keep()
+    logger = logging.getLogger("harvester.cache")  # the CLI's log set-up may stop propagation
+    logger.addHandler(keep)
+    try:
+        cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0")
+        assert cache.get_many(["a"]) == {}
+        cache.set_many({"a": {"t": 1}}, ttl=60, missing_ttl=5)
+        assert cache.get_many(["a"]) == {"a": {"t": 1}}
+    finally:
+        logger.removeHandler(keep)
     assert cache.description == "memory (redis unreachable)"
-    assert sum("Redis unreachable" in r.getMessage() for r in caplog.records) == 1
+    assert sum("Redis unreachable" in m for m in keep.messages) == 1
 
 
 def test_no_redis_url_means_memory():
