@@ -1,7 +1,6 @@
 """Error paths: bad settings exit 2 naming the variable, secrets are never echoed, the
 checkpoint never moves past now, failed shards fail the run."""
 
-from types import SimpleNamespace
 
 import pytest
 
@@ -77,13 +76,18 @@ def test_a_future_end_never_moves_the_checkpoint_past_now(cli_run, oc, tmp_path)
 
 
 def test_failed_shards_in_the_mpid_search_fail_the_run():
+    from harvester.elasticsearch.client import es_client
     from harvester.sources.episodes import mpids_from_indices
+    from tests.standins.elasticsearch import ElasticsearchStandIn, es_response
 
     body = {"_shards": {"total": 3, "successful": 2, "failed": 1}, "timed_out": False,
             "aggregations": {"mpids": {"buckets": [{"key": {"mpid": "a"}}]}}}
-    client = SimpleNamespace(search=lambda **kw: SimpleNamespace(body=body))
-    with pytest.raises(ServiceError, match="1 of 3 shard"):
-        list(mpids_from_indices(client, "useractions*"))
+    with ElasticsearchStandIn() as es:
+        es.inject(lambda r: es_response(body), times=None, match=lambda r: r.path.endswith("/_search"))
+        client = es_client(es.url)
+        with pytest.raises(ServiceError, match="1 of 3 shard"):
+            list(mpids_from_indices(client, "useractions*"))
+        client.close()
 
 
 from tests.standins.opencast import oc  # noqa: E402,F401 (fixture)
