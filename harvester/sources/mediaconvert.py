@@ -219,7 +219,10 @@ class JobEvents:
             self.first_progressing = when
         frames = detail.get("framesDecoded")
         # Queues deliver out of order; frame counts only grow, so the largest is the latest.
-        if isinstance(frames, int | float) and (self.frames_decoded is None or frames >= self.frames_decoded):
+        # (a non-finite count, as a garbled event may carry, is no count at all)
+        if isinstance(frames, int | float) and frames == frames \
+                and abs(frames) != float("inf") \
+                and (self.frames_decoded is None or frames >= self.frames_decoded):
             self.frames_decoded, self.frames_at = int(frames), when
 
 
