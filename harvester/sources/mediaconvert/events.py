@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +44,9 @@ class JobEvents:
             self.first_progressing = when
         frames = detail.get("framesDecoded")
         # Queues deliver out of order; frame counts only grow, so the largest is the latest.
-        if isinstance(frames, int | float) and (self.frames_decoded is None or frames >= self.frames_decoded):
+        # (a non-finite count, as a garbled event may carry, is no count at all)
+        if isinstance(frames, int | float) and math.isfinite(frames) \
+                and (self.frames_decoded is None or frames >= self.frames_decoded):
             self.frames_decoded, self.frames_at = int(frames), when
 
 
