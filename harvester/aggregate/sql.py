@@ -54,6 +54,8 @@ META_FIELDS: dict[str, str] = {
     "session_id": "x_session_id", "client_id": "x_client_id", "user_agent": "x_useragent",
     "video_length": "x_video_length", "component": "component",
 }
+#: the descriptive fields read on every event line (media_id is the core x_tpmid)
+LINE_META: dict[str, str] = {col: key for col, key in META_FIELDS.items() if col != "media_id"}
 START_EVENTS = ("MediaStarted", "MediaInitialBufferStart")
 END_EVENTS = ("MediaEnded", "MediaCompleted")
 #: per-type event counters in the stream summary (beyond Agora's)
@@ -157,17 +159,23 @@ def _guarded(d: Dialect, key: str, condition: str) -> str:
     return f"CASE WHEN {condition} THEN {_raw_field(d, key)} END"
 
 
+EVENT = "status = 'event'"
+
+
 def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
     """Every non-blank line -> one row: status, reason, and the fields an event needs.
 
     status is one of: unparsable (reason says why), keyless, bad-data, event. Lines are not
-    kept: the few a stream's descriptive fields come from are read again (`streams_first_sql`).
+    kept: event lines carry their descriptive fields (LINE_META), which `streams_base_sql`
+    reduces to one value per stream.
     """
     core = ",\n    ".join(f"{_raw_field(d, key)} AS {col}" for col, key in CORE_FIELDS.items())
     core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in CORE_FIELDS)
     typed = ",\n    ".join(f"{_guarded(d, key, _in('etype', types))} AS {col}"
                            for col, (key, types) in TYPED_FIELDS.items())
     typed_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in TYPED_FIELDS)
+    meta = ",\n    ".join(f"{_guarded(d, key, EVENT)} AS {col}" for col, key in LINE_META.items())
+    meta_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in LINE_META)
     return f"""
 WITH lines AS (
   SELECT line,
@@ -210,11 +218,13 @@ WITH lines AS (
   FROM cored
 ), raw_typed AS (
   SELECT *,
-    {typed}
+    {typed},
+    {meta}
   FROM classified
 ), typed AS (
   SELECT status, reason, line, tsk, ts_ms, tracking_id, tpmid, etype, buf_raw,
-    {typed_unq}
+    {typed_unq},
+    {meta_unq}
   FROM raw_typed
 )
 SELECT status, reason,
@@ -224,7 +234,8 @@ SELECT status, reason,
   tsk, ts_ms, etype, loc_raw,
   CASE WHEN {d.matches}(loc_raw, {lit(NUMBER)}) THEN CAST(loc_raw AS DOUBLE) END AS loc,
   CASE WHEN {d.matches}(buf_raw, {lit(DIGITS)}) THEN CAST(buf_raw AS BIGINT) END AS buf_ms,
-  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek
+  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek,
+  CASE WHEN status = 'event' THEN tpmid END AS media_id, {", ".join(LINE_META)}
 FROM typed
 """
 
@@ -264,22 +275,20 @@ def _reread(d: Dialect, source: str, at: str | None = None) -> str:
   )"""
 
 
-def streams_base_sql(d: Dialect, parsed: str = "parsed", source: str = "raw_lines") -> str:
+def streams_base_sql(d: Dialect, parsed: str = "parsed") -> str:
     """Per-stream summaries with internal millisecond columns (play_ms, buf_ms).
 
-    Descriptive fields come from each stream's first line (read again from `source`); where
-    that line lacks one, `fallback_sql` supplies it from the stream's other lines.
+    A descriptive field is the value on the stream's first line, else the earliest value on
+    its other lines (ties at a millisecond: the smallest value). Where a stream has one line
+    at its first millisecond, both rules give the earliest value, so every field is the
+    earliest value, computed from the fields each event line carries (`parse_sql`), without
+    reading the input again. Only where several lines share a stream's first millisecond
+    (`tied`) does the first line need its text (the smallest line wins): `first_lines_sql`
+    reads those lines again and `merge_sql` puts their values first.
     """
     starts, ends = _in("etype", START_EVENTS), _in("etype", END_EVENTS)
     counts = ",\n    ".join(f"count_if(etype = {lit(t)}) AS {name}" for name, t in TYPE_COUNTS.items())
-    meta_cols = ",\n  ".join(_meta_value(d, f"m.{col}", col) for col in META_FIELDS)
-    first_lines = fields_sql(d, _reread(d, source, "(SELECT first_tsk FROM agg)"), "tsk, line, bad_utf8",
-                             "line", KEY_FIELDS)
-
-    def event_key(alias: str) -> str:
-        return _event_key(alias).replace(f"{alias}.buf_ok",
-                                         f"{d.matches}({alias}.buf_raw, {lit(DIGITS)})")
-
+    meta = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
     return f"""
 WITH ev AS (
   SELECT * FROM {parsed} WHERE status = 'event'
@@ -335,74 +344,66 @@ WITH ev AS (
     {counts},
     count_if(etype IS NULL OR NOT {_in("etype", KNOWN_TYPES)}) AS other_events,
     min(CASE WHEN etype = 'MediaStarted' THEN loc END) AS position_earliest_play,
-    max(CASE WHEN {ends} THEN loc END) AS position_latest_play
+    max(CASE WHEN {ends} THEN loc END) AS position_latest_play,
+    {meta}
   FROM ev GROUP BY stream_key
-), fl AS (
-  -- the first line of each stream (same millisecond: the smallest text), read again
-  SELECT agg.stream_key, min(CASE WHEN {event_key("f")} = agg.stream_key THEN f.line END) AS line
-  FROM {first_lines} f
-  JOIN agg ON f.tsk = agg.first_tsk
-  GROUP BY agg.stream_key
-), m AS (
-  SELECT * FROM {fields_sql(d, "fl", "stream_key", "line", META_FIELDS)} m0
+), tied AS (
+  -- streams with more than one line at their first millisecond
+  SELECT ev.stream_key FROM ev JOIN agg ON ev.stream_key = agg.stream_key AND ev.tsk = agg.first_tsk
+  GROUP BY ev.stream_key HAVING count(*) > 1
 )
 SELECT agg.*,
-  {meta_cols},
+  tied.stream_key IS NOT NULL AS tied,
   nullif(dur.play_ms, 0) AS play_ms,
   CASE WHEN bagg.broken OR bagg.pairs = 0 THEN NULL ELSE bagg.buf_ms END AS buf_ms
-FROM agg JOIN m ON m.stream_key = agg.stream_key
-         LEFT JOIN dur ON dur.stream_key = agg.stream_key
+FROM agg LEFT JOIN dur ON dur.stream_key = agg.stream_key
          LEFT JOIN bagg ON bagg.stream_key = agg.stream_key
+         LEFT JOIN tied ON tied.stream_key = agg.stream_key
 """
 
 
-def _meta_value(d: Dialect, expr: str, col: str) -> str:
-    if col == "video_length":
-        return f"CASE WHEN {d.matches}({expr}, {lit(NUMBER)}) THEN CAST({expr} AS DOUBLE) END AS {col}"
-    return f"{expr} AS {col}"
+def _number(d: Dialect, expr: str) -> str:
+    return f"CASE WHEN {d.matches}({expr}, {lit(NUMBER)}) THEN CAST({expr} AS DOUBLE) END"
 
 
-def lacking_sql(first: str = "streams_first") -> str:
-    """How many streams' first lines lack a descriptive field (0: no fallback pass needed)."""
-    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
-    return f"SELECT count(*) AS n FROM {first} WHERE {lacking}"
+def tied_sql(first: str = "streams_first") -> str:
+    """How many streams have several lines at their first millisecond (0: no re-read needed)."""
+    return f"SELECT count(*) AS n FROM {first} WHERE tied"
 
 
-def fallback_sql(d: Dialect, first: str = "streams_first", source: str = "raw_lines") -> str:
-    """For streams whose first line lacks a descriptive field: the earliest value on any line.
+def first_lines_sql(d: Dialect, first: str = "streams_first", source: str = "raw_lines") -> str:
+    """The descriptive fields of the first line (the smallest text) of each `tied` stream.
 
-    (Ties at the same millisecond: the smallest value.) Reads the input again, so engines run
-    it only when `lacking_sql` finds such streams.
+    Reads the input again (only the lines at those first milliseconds are kept), so engines
+    run it only when `tied_sql` finds such streams.
     """
-    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
-    late = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
-    key = _event_key("v").replace("v.buf_ok", f"{d.matches}(v.buf_raw, {lit(DIGITS)})")
-    fields = fields_sql(d, _reread(d, source), "tsk, line, bad_utf8", "line", {**KEY_FIELDS, **META_FIELDS})
-    return f"""
-WITH v AS (
-  SELECT * FROM {fields} v0
-), k AS (
-  SELECT {key} AS stream_key, v.* FROM v
-)
-SELECT stream_key,
-    {late}
-FROM k WHERE stream_key IN (SELECT stream_key FROM {first} WHERE {lacking})
-GROUP BY stream_key
-"""
+    tied = f"(SELECT stream_key, first_tsk FROM {first} WHERE tied)"
+    lines = fields_sql(d, _reread(d, source, f"(SELECT first_tsk FROM {tied} t0)"), "tsk, line, bad_utf8",
+                       "line", KEY_FIELDS)
+    key = _event_key("f").replace("f.buf_ok", f"{d.matches}(f.buf_raw, {lit(DIGITS)})")
+    fl = f"""(
+  SELECT t.stream_key, min(CASE WHEN {key} = t.stream_key THEN f.line END) AS line
+  FROM {lines} f
+  JOIN {tied} t ON f.tsk = t.first_tsk
+  GROUP BY t.stream_key
+)"""
+    return f"SELECT * FROM {fields_sql(d, fl, 'stream_key', 'line', META_FIELDS)} m0"
 
 
 def merge_sql(d: Dialect, columns: list[str], first: str = "streams_first",
-              fallback: str = "streams_fallback") -> str:
-    """The first-line fields, completed from the fallback where they were missing."""
+              first_lines: str = "streams_first_lines") -> str:
+    """The summaries: the first line's fields where it was read again, else the earliest values."""
     out = []
     for c in columns:
+        if c == "tied":
+            continue
         if c not in META_FIELDS:
             out.append(f"s.{c}")
-        elif c == "video_length":
-            out.append(f"coalesce(s.{c}, {_meta_value(d, 'f.video_length', c).rsplit(' AS ', 1)[0]}) AS {c}")
+        elif c == "video_length":  # a first line's value that is not a number counts as missing
+            out.append(f"coalesce({_number(d, 'f.' + c)}, {_number(d, 's.' + c)}) AS {c}")
         else:
-            out.append(f"coalesce(s.{c}, f.{c}) AS {c}")
-    return f"SELECT {', '.join(out)} FROM {first} s LEFT JOIN {fallback} f ON f.stream_key = s.stream_key"
+            out.append(f"coalesce(f.{c}, s.{c}) AS {c}")
+    return f"SELECT {', '.join(out)} FROM {first} s LEFT JOIN {first_lines} f ON f.stream_key = s.stream_key"
 
 
 def _iso(col: str) -> str:
