@@ -122,11 +122,16 @@ def _split_tokens(d: Dialect, toks: str) -> str:
     return f"{key} AS tok_k, {value} AS tok_v"
 
 
+def _plain_field(d: Dialect, key: str, line: str = "line") -> str:
+    """` key=value` as the first ` key=` gives it ('' when there is none): right unless SUSPICIOUS."""
+    return f"regexp_extract({line}, {lit(d.dot_all + ' ' + key + '=' + VALUE_NC)}, 0)"
+
+
 def _raw_field(d: Dialect, key: str, line: str = "line", sus: str = "sus", tok_k: str = "tok_k",
-               tok_v: str = "tok_v") -> str:
-    anchored = d.dot_all + " " + key + "=" + VALUE_NC
+               tok_v: str = "tok_v", plain: str | None = None) -> str:
+    """The raw value of `key` (quotes kept): from the full token list on suspicious lines."""
     return (f"(CASE WHEN {sus} THEN {d.lookup(tok_k, tok_v, key)} "
-            f"ELSE substr(regexp_extract({line}, {lit(anchored)}, 0), {len(key) + 3}) END)")
+            f"ELSE substr({plain or _plain_field(d, key, line)}, {len(key) + 3}) END)")
 
 
 def fields_sql(d: Dialect, source: str, keep: str, line: str, fields: dict[str, str]) -> str:
@@ -169,45 +174,61 @@ def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
     kept: event lines carry their descriptive fields (LINE_META), which `streams_base_sql`
     reduces to one value per stream.
     """
-    core = ",\n    ".join(f"{_raw_field(d, key)} AS {col}" for col, key in CORE_FIELDS.items())
-    core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in CORE_FIELDS)
+    tid = CORE_FIELDS["tracking_id"]
+    keyed = {col: key for col, key in CORE_FIELDS.items() if col != "tracking_id"}
+    core = ",\n    ".join(f"{_guarded(d, key, 'tracking_id IS NOT NULL AND reason0 IS NULL')} AS {col}"
+                           for col, key in keyed.items())
+    core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in keyed)
     typed = ",\n    ".join(f"{_guarded(d, key, _in('etype', types))} AS {col}"
                            for col, (key, types) in TYPED_FIELDS.items())
     typed_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in TYPED_FIELDS)
     meta = ",\n    ".join(f"{_guarded(d, key, EVENT)} AS {col}" for col, key in LINE_META.items())
     meta_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in LINE_META)
+    # Without ` x_tracking_id=` anywhere a line is keyless (or unparsable) whatever its quotes
+    # hold, so only the others are checked for quoted values holding ` word=` (SUSPICIOUS),
+    # and only lines with a tracking id have their other core fields read.
     return f"""
 WITH lines AS (
   SELECT line,
     regexp_extract(line, {lit(TIMESTAMP)}, 1) AS ts_raw,
-    {d.matches}(line, {lit(SUSPICIOUS)}) AS sus
+    {_plain_field(d, tid)} AS tid0
   FROM {source}
   WHERE line IS NOT NULL AND NOT {d.matches}(line, {lit(BLANK)})
+), susp AS (
+  SELECT line, ts_raw, tid0, (tid0 <> '' AND {d.matches}(line, {lit(SUSPICIOUS)})) AS sus
+  FROM lines
 ), toks AS (
-  SELECT line, ts_raw, sus,
+  SELECT line, ts_raw, tid0, sus,
     CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN_NC)}, 0) END AS toks,
     substr(ts_raw, 1, 19) || '.' || rpad(substr(ts_raw, 21, 3), 3, '0') AS tsk
-  FROM lines
+  FROM susp
 ), stamped AS (
-  SELECT line, ts_raw, sus, tsk, {_split_tokens(d, "toks")},
+  SELECT line, ts_raw, tid0, sus, tsk, {_split_tokens(d, "toks")},
     {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms
   FROM toks
-), raw_core AS (
+), raw_tid AS (
   SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
     CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line="line")} THEN 'not-utf8'
          WHEN ts_raw = '' THEN 'no-timestamp'
          WHEN ts_ms IS NULL THEN 'bad-timestamp' END AS reason0,
-    {core}
+    {_raw_field(d, tid, plain="tid0")} AS tracking_id
   FROM stamped
+), tided AS (
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0, nullif({_unquote(d, "tracking_id")}, '') AS tracking_id
+  FROM raw_tid
+), raw_core AS (
+  SELECT *,
+    {core}
+  FROM tided
 ), cored0 AS (
-  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0,
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0, tracking_id,
     {core_unq}
   FROM raw_core
 ), cored AS (
   SELECT *,
-    -- a line with any of the core fields has pairs; only the others need the full check
-    coalesce(reason0, CASE WHEN tracking_id IS NULL AND tpmid IS NULL AND etype IS NULL AND buf_raw IS NULL
-                            AND NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END) AS reason
+    -- a line with a tracking id has pairs; only the others need the full check
+    coalesce(reason0, CASE WHEN tracking_id IS NULL AND NOT {d.matches}(line, {lit(ANY_FIELD)})
+                           THEN 'no-fields' END) AS reason
   FROM cored0
 ), classified AS (
   SELECT *,
