@@ -193,9 +193,12 @@ WITH lines AS (
     regexp_extract(line, {lit(TIMESTAMP)}, 1) AS ts_raw,
     {_plain_field(d, tid)} AS tid0
   FROM {source}
-  WHERE line IS NOT NULL AND NOT {d.matches}(line, {lit(BLANK)})
+  -- (only lines that start with a space or a tab can be blank but not empty)
+  WHERE line IS NOT NULL AND line <> ''
+    AND NOT (substr(line, 1, 1) IN (' ', chr(9)) AND {d.matches}(line, {lit(BLANK)}))
 ), susp AS (
-  SELECT line, ts_raw, tid0, (tid0 <> '' AND {d.matches}(line, {lit(SUSPICIOUS)})) AS sus
+  SELECT line, ts_raw, tid0,
+    CASE WHEN tid0 <> '' THEN {d.matches}(line, {lit(SUSPICIOUS)}) ELSE false END AS sus
   FROM lines
 ), toks AS (
   SELECT line, ts_raw, tid0, sus,
@@ -310,15 +313,15 @@ def streams_base_sql(d: Dialect, parsed: str = "parsed") -> str:
     starts, ends = _in("etype", START_EVENTS), _in("etype", END_EVENTS)
     counts = ",\n    ".join(f"count_if(etype = {lit(t)}) AS {name}" for name, t in TYPE_COUNTS.items())
     meta = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
+    # the events, written out where they are used: as a CTE, DuckDB would copy them all first
+    ev = f"(SELECT * FROM {parsed} WHERE status = 'event')"
     return f"""
-WITH ev AS (
-  SELECT * FROM {parsed} WHERE status = 'event'
-), d AS (
+WITH d AS (
   SELECT stream_key, ts_ms, {starts} AS is_start, {ends} AS is_end,
     coalesce(sum(CASE WHEN {ends} THEN 1 ELSE 0 END) OVER (PARTITION BY stream_key
       ORDER BY ts_ms, CASE WHEN {starts} THEN 0 ELSE 1 END
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg
-  FROM ev WHERE {starts} OR {ends}
+  FROM {ev} ev WHERE {starts} OR {ends}
 ), dseg AS (
   SELECT stream_key, seg, min(CASE WHEN is_start THEN ts_ms END) AS s,
     max(CASE WHEN is_end THEN ts_ms END) AS e
@@ -330,7 +333,7 @@ WITH ev AS (
 ), b AS (
   SELECT stream_key, etype, ts_ms, loc_raw,
     lag(etype) OVER w AS p_type, lag(ts_ms) OVER w AS p_ts, lag(loc_raw) OVER w AS p_loc
-  FROM ev WHERE etype IN ('MediaBufferingStart', 'MediaBufferingEnd')
+  FROM {ev} ev WHERE etype IN ('MediaBufferingStart', 'MediaBufferingEnd')
   WINDOW w AS (PARTITION BY stream_key ORDER BY ts_ms,
                CASE WHEN etype = 'MediaBufferingStart' THEN 0 ELSE 1 END)
 ), bagg AS (
@@ -367,10 +370,10 @@ WITH ev AS (
     min(CASE WHEN etype = 'MediaStarted' THEN loc END) AS position_earliest_play,
     max(CASE WHEN {ends} THEN loc END) AS position_latest_play,
     {meta}
-  FROM ev GROUP BY stream_key
+  FROM {ev} ev GROUP BY stream_key
 ), tied AS (
   -- streams with more than one line at their first millisecond
-  SELECT ev.stream_key FROM ev JOIN agg ON ev.stream_key = agg.stream_key AND ev.tsk = agg.first_tsk
+  SELECT ev.stream_key FROM {ev} ev JOIN agg ON ev.stream_key = agg.stream_key AND ev.tsk = agg.first_tsk
   GROUP BY ev.stream_key HAVING count(*) > 1
 )
 SELECT agg.*,
