@@ -167,13 +167,17 @@ def _guarded(d: Dialect, key: str, condition: str) -> str:
 EVENT = "status = 'event'"
 
 
-def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
+def parse_sql(d: Dialect, source: str = "raw_lines", all_times: bool = False) -> str:
     """Every non-blank line -> one row: status, reason, and the fields an event needs.
 
     status is one of: unparsable (reason says why), keyless, bad-data, event. Lines are not
     kept: event lines carry their descriptive fields (LINE_META), which `streams_base_sql`
-    reduces to one value per stream.
+    reduces to one value per stream. The times (tsk, ts_ms) of other lines are dropped
+    unless `all_times` (the aggregation never reads them; kept, they would take most of the
+    memory of the parsed rows).
     """
+    times = "tsk, ts_ms" if all_times else \
+        "CASE WHEN status = 'event' THEN tsk END AS tsk, CASE WHEN status = 'event' THEN ts_ms END AS ts_ms"
     tid = CORE_FIELDS["tracking_id"]
     keyed = {col: key for col, key in CORE_FIELDS.items() if col != "tracking_id"}
     core = ",\n    ".join(f"{_guarded(d, key, 'tracking_id IS NOT NULL AND reason0 IS NULL')} AS {col}"
@@ -255,7 +259,7 @@ SELECT status, reason,
   CASE WHEN status = 'event' THEN
     CASE WHEN length(tracking_id) < 30 THEN tracking_id || '-' || tpmid ELSE tracking_id END
   END AS stream_key,
-  tsk, ts_ms, etype, loc_raw,
+  {times}, etype, loc_raw,
   CASE WHEN {d.matches}(loc_raw, {lit(NUMBER)}) THEN CAST(loc_raw AS DOUBLE) END AS loc,
   CASE WHEN {d.matches}(buf_raw, {lit(DIGITS)}) THEN CAST(buf_raw AS BIGINT) END AS buf_ms,
   lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek,

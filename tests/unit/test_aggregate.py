@@ -214,7 +214,8 @@ def _sql_rows(tmp_path, lines: list[str]) -> list[tuple]:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     con = duckdb.connect()
     source = f"read_csv($files, {duckdb_engine.READ_OPTIONS})"
-    query = f"SELECT status, reason, stream_key, tsk, ts_ms, etype FROM ({sql.parse_sql(sql.DUCKDB, source)})"
+    parse = sql.parse_sql(sql.DUCKDB, source, all_times=True)
+    query = f"SELECT status, reason, stream_key, tsk, ts_ms, etype FROM ({parse})"
     rows = con.execute(query, {"files": [str(path)]}).fetchall()
     # the event fields are read (and needed) on events only
     return [(*r[:5], r[5] if r[0] == "event" else None) if r[0] != "unparsable"
