@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Generate realistic synthetic video-player logs for `harvest logs aggregate` benchmarks.
+"""Generate synthetic video-player logs for `harvest logs aggregate` benchmarks (the `synthetic` case).
 
-The shape follows the real Goonhilly sample (shared/data/player-logs): a timestamp, a logger
-name and level, then `key=value` pairs in a shuffled order, quoted values with spaces, the
+The benchmark's main case is bench/gen_sample_logs.py, made of the real sample's lines. Here
+85 % of the lines are events (real: 27 %), with a few fixed titles and user agents, so its
+figures do not tell a site what it will get. The shape follows the real Goonhilly sample: a
+timestamp, a logger name and level, then `key=value` pairs in a shuffled order, quoted values with spaces, the
 `ua_*` user-agent fields, mobile-app lines without a tracking id, and the occasional
 broken line. Playback streams are simulated as plausible event sequences (initial buffering,
 play, pauses, seeks, buffering stalls, bitrate changes, completion or abandonment, failures)

@@ -76,7 +76,7 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "
         con.execute(f"SET memory_limit = {_quote(memory_limit)}")
         con.execute(f"SET temp_directory = {_quote(os.path.join(workdir, 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
-        # The queries put the small side of every join on the right (first-line times, lacking
+        # The queries put the small side of every join on the right (first-line times, tied
         # streams, ...), which is the side DuckDB builds its hash table on. Its estimate for lines
         # read from files is far too low, so left to itself it would build on all the lines read
         # again (the whole input in a hash table) instead: keep the joins as written.
@@ -93,14 +93,13 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, memory_limit: str = "
                 reason = REJECT_REASONS.get(str(error_type).upper(), "unreadable")
                 counters.unparsable[reason] = counters.unparsable.get(reason, 0) + int(n)
         counters.add_rows(con.execute(sql.counters_sql()).fetchall())
-        con.execute(f"CREATE TABLE streams_first AS {sql.streams_base_sql(sql.DUCKDB, 'parsed', source)}",
-                    params)
+        con.execute(f"CREATE TABLE streams_first AS {sql.streams_base_sql(sql.DUCKDB, 'parsed')}")
         con.execute("DROP TABLE parsed")
-        lacking = con.execute(sql.lacking_sql()).fetchone()[0]
-        # The fallback reads the input again: only when some stream's first line lacks a field.
-        limit = "" if lacking else " LIMIT 0"
-        fallback = sql.fallback_sql(sql.DUCKDB, "streams_first", source)
-        con.execute(f"CREATE TABLE streams_fallback AS {fallback}{limit}", params)
+        tied = con.execute(sql.tied_sql()).fetchone()[0]
+        # Only streams with several lines at their first millisecond need the input read again.
+        limit = "" if tied else " LIMIT 0"
+        first_lines = sql.first_lines_sql(sql.DUCKDB, "streams_first", source)
+        con.execute(f"CREATE TABLE streams_first_lines AS {first_lines}{limit}", params)
         columns = [r[0] for r in con.execute("DESCRIBE streams_first").fetchall()]
         con.execute(f"CREATE TABLE streams_base AS {sql.merge_sql(sql.DUCKDB, columns)}")
         counters.streams = con.execute("SELECT count(*) FROM streams_base").fetchone()[0]

@@ -104,13 +104,13 @@ def aggregate(paths: Sequence[str], by: str = "stream", *, master: str | None = 
         parsed.createOrReplaceTempView("parsed")
         counters = Counters()
         counters.add_rows((r["status"], r["reason"], r["n"]) for r in spark.sql(sql.counters_sql()).collect())
-        first = spark.sql(sql.streams_base_sql(sql.SPARK, "parsed", "raw_lines"))
+        first = spark.sql(sql.streams_base_sql(sql.SPARK, "parsed"))
         first = first.persist(StorageLevel.MEMORY_AND_DISK)
         first.createOrReplaceTempView("streams_first")
-        lacking = spark.sql(sql.lacking_sql()).collect()[0]["n"]
-        # The fallback reads the input again: only when some stream's first line lacks a field.
-        fallback = spark.sql(sql.fallback_sql(sql.SPARK, "streams_first", "raw_lines"))
-        (fallback if lacking else fallback.limit(0)).createOrReplaceTempView("streams_fallback")
+        tied = spark.sql(sql.tied_sql()).collect()[0]["n"]
+        # Only streams with several lines at their first millisecond need the input read again.
+        first_lines = spark.sql(sql.first_lines_sql(sql.SPARK, "streams_first", "raw_lines"))
+        (first_lines if tied else first_lines.limit(0)).createOrReplaceTempView("streams_first_lines")
         base = spark.sql(sql.merge_sql(sql.SPARK, first.columns)).persist(StorageLevel.MEMORY_AND_DISK)
         base.createOrReplaceTempView("streams_base")
         counters.streams = base.count()

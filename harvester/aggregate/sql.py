@@ -54,6 +54,8 @@ META_FIELDS: dict[str, str] = {
     "session_id": "x_session_id", "client_id": "x_client_id", "user_agent": "x_useragent",
     "video_length": "x_video_length", "component": "component",
 }
+#: the descriptive fields read on every event line (media_id is the core x_tpmid)
+LINE_META: dict[str, str] = {col: key for col, key in META_FIELDS.items() if col != "media_id"}
 START_EVENTS = ("MediaStarted", "MediaInitialBufferStart")
 END_EVENTS = ("MediaEnded", "MediaCompleted")
 #: per-type event counters in the stream summary (beyond Agora's)
@@ -120,11 +122,16 @@ def _split_tokens(d: Dialect, toks: str) -> str:
     return f"{key} AS tok_k, {value} AS tok_v"
 
 
+def _plain_field(d: Dialect, key: str, line: str = "line") -> str:
+    """` key=value` as the first ` key=` gives it ('' when there is none): right unless SUSPICIOUS."""
+    return f"regexp_extract({line}, {lit(d.dot_all + ' ' + key + '=' + VALUE_NC)}, 0)"
+
+
 def _raw_field(d: Dialect, key: str, line: str = "line", sus: str = "sus", tok_k: str = "tok_k",
-               tok_v: str = "tok_v") -> str:
-    anchored = d.dot_all + " " + key + "=" + VALUE_NC
+               tok_v: str = "tok_v", plain: str | None = None) -> str:
+    """The raw value of `key` (quotes kept): from the full token list on suspicious lines."""
     return (f"(CASE WHEN {sus} THEN {d.lookup(tok_k, tok_v, key)} "
-            f"ELSE substr(regexp_extract({line}, {lit(anchored)}, 0), {len(key) + 3}) END)")
+            f"ELSE substr({plain or _plain_field(d, key, line)}, {len(key) + 3}) END)")
 
 
 def fields_sql(d: Dialect, source: str, keep: str, line: str, fields: dict[str, str]) -> str:
@@ -157,49 +164,78 @@ def _guarded(d: Dialect, key: str, condition: str) -> str:
     return f"CASE WHEN {condition} THEN {_raw_field(d, key)} END"
 
 
-def parse_sql(d: Dialect, source: str = "raw_lines") -> str:
+EVENT = "status = 'event'"
+
+
+def parse_sql(d: Dialect, source: str = "raw_lines", all_times: bool = False) -> str:
     """Every non-blank line -> one row: status, reason, and the fields an event needs.
 
     status is one of: unparsable (reason says why), keyless, bad-data, event. Lines are not
-    kept: the few a stream's descriptive fields come from are read again (`streams_first_sql`).
+    kept: event lines carry their descriptive fields (LINE_META), which `streams_base_sql`
+    reduces to one value per stream. The times (tsk, ts_ms) of other lines are dropped
+    unless `all_times` (the aggregation never reads them; kept, they would take most of the
+    memory of the parsed rows).
     """
-    core = ",\n    ".join(f"{_raw_field(d, key)} AS {col}" for col, key in CORE_FIELDS.items())
-    core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in CORE_FIELDS)
+    times = "tsk, ts_ms" if all_times else \
+        "CASE WHEN status = 'event' THEN tsk END AS tsk, CASE WHEN status = 'event' THEN ts_ms END AS ts_ms"
+    tid = CORE_FIELDS["tracking_id"]
+    keyed = {col: key for col, key in CORE_FIELDS.items() if col != "tracking_id"}
+    core = ",\n    ".join(f"{_guarded(d, key, 'tracking_id IS NOT NULL AND reason0 IS NULL')} AS {col}"
+                           for col, key in keyed.items())
+    core_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in keyed)
     typed = ",\n    ".join(f"{_guarded(d, key, _in('etype', types))} AS {col}"
                            for col, (key, types) in TYPED_FIELDS.items())
     typed_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in TYPED_FIELDS)
+    meta = ",\n    ".join(f"{_guarded(d, key, EVENT)} AS {col}" for col, key in LINE_META.items())
+    meta_unq = ",\n    ".join(f"nullif({_unquote(d, col)}, '') AS {col}" for col in LINE_META)
+    # Without ` x_tracking_id=` anywhere a line is keyless (or unparsable) whatever its quotes
+    # hold, so only the others are checked for quoted values holding ` word=` (SUSPICIOUS),
+    # and only lines with a tracking id have their other core fields read.
     return f"""
 WITH lines AS (
   SELECT line,
     regexp_extract(line, {lit(TIMESTAMP)}, 1) AS ts_raw,
-    {d.matches}(line, {lit(SUSPICIOUS)}) AS sus
+    {_plain_field(d, tid)} AS tid0
   FROM {source}
-  WHERE line IS NOT NULL AND NOT {d.matches}(line, {lit(BLANK)})
+  -- (only lines that start with a space or a tab can be blank but not empty)
+  WHERE line IS NOT NULL AND line <> ''
+    AND NOT (substr(line, 1, 1) IN (' ', chr(9)) AND {d.matches}(line, {lit(BLANK)}))
+), susp AS (
+  SELECT line, ts_raw, tid0,
+    CASE WHEN tid0 <> '' THEN {d.matches}(line, {lit(SUSPICIOUS)}) ELSE false END AS sus
+  FROM lines
 ), toks AS (
-  SELECT line, ts_raw, sus,
+  SELECT line, ts_raw, tid0, sus,
     CASE WHEN sus THEN regexp_extract_all(line, {lit(TOKEN_NC)}, 0) END AS toks,
     substr(ts_raw, 1, 19) || '.' || rpad(substr(ts_raw, 21, 3), 3, '0') AS tsk
-  FROM lines
+  FROM susp
 ), stamped AS (
-  SELECT line, ts_raw, sus, tsk, {_split_tokens(d, "toks")},
+  SELECT line, ts_raw, tid0, sus, tsk, {_split_tokens(d, "toks")},
     {d.epoch_ms.format(ts="try_cast(tsk AS TIMESTAMP)")} AS ts_ms
   FROM toks
-), raw_core AS (
+), raw_tid AS (
   SELECT line, sus, tok_k, tok_v, tsk, ts_ms,
     CASE WHEN instr(line, {lit(chr(0xFFFD))}) > 0 OR {d.bad_utf8.format(line="line")} THEN 'not-utf8'
          WHEN ts_raw = '' THEN 'no-timestamp'
          WHEN ts_ms IS NULL THEN 'bad-timestamp' END AS reason0,
-    {core}
+    {_raw_field(d, tid, plain="tid0")} AS tracking_id
   FROM stamped
+), tided AS (
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0, nullif({_unquote(d, "tracking_id")}, '') AS tracking_id
+  FROM raw_tid
+), raw_core AS (
+  SELECT *,
+    {core}
+  FROM tided
 ), cored0 AS (
-  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0,
+  SELECT line, sus, tok_k, tok_v, tsk, ts_ms, reason0, tracking_id,
     {core_unq}
   FROM raw_core
 ), cored AS (
   SELECT *,
-    -- a line with any of the core fields has pairs; only the others need the full check
-    coalesce(reason0, CASE WHEN tracking_id IS NULL AND tpmid IS NULL AND etype IS NULL AND buf_raw IS NULL
-                            AND NOT {d.matches}(line, {lit(ANY_FIELD)}) THEN 'no-fields' END) AS reason
+    -- a line with a tracking id has pairs; only the others need the full check
+    coalesce(reason0, CASE WHEN tracking_id IS NULL AND NOT {d.matches}(line, {lit(ANY_FIELD)})
+                           THEN 'no-fields' END) AS reason
   FROM cored0
 ), classified AS (
   SELECT *,
@@ -210,21 +246,24 @@ WITH lines AS (
   FROM cored
 ), raw_typed AS (
   SELECT *,
-    {typed}
+    {typed},
+    {meta}
   FROM classified
 ), typed AS (
   SELECT status, reason, line, tsk, ts_ms, tracking_id, tpmid, etype, buf_raw,
-    {typed_unq}
+    {typed_unq},
+    {meta_unq}
   FROM raw_typed
 )
 SELECT status, reason,
   CASE WHEN status = 'event' THEN
     CASE WHEN length(tracking_id) < 30 THEN tracking_id || '-' || tpmid ELSE tracking_id END
   END AS stream_key,
-  tsk, ts_ms, etype, loc_raw,
+  {times}, etype, loc_raw,
   CASE WHEN {d.matches}(loc_raw, {lit(NUMBER)}) THEN CAST(loc_raw AS DOUBLE) END AS loc,
   CASE WHEN {d.matches}(buf_raw, {lit(DIGITS)}) THEN CAST(buf_raw AS BIGINT) END AS buf_ms,
-  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek
+  lower(x_auto) AS x_auto, coalesce(lower(after_seek) = 'true', false) AS after_seek,
+  CASE WHEN status = 'event' THEN tpmid END AS media_id, {", ".join(LINE_META)}
 FROM typed
 """
 
@@ -264,31 +303,29 @@ def _reread(d: Dialect, source: str, at: str | None = None) -> str:
   )"""
 
 
-def streams_base_sql(d: Dialect, parsed: str = "parsed", source: str = "raw_lines") -> str:
+def streams_base_sql(d: Dialect, parsed: str = "parsed") -> str:
     """Per-stream summaries with internal millisecond columns (play_ms, buf_ms).
 
-    Descriptive fields come from each stream's first line (read again from `source`); where
-    that line lacks one, `fallback_sql` supplies it from the stream's other lines.
+    A descriptive field is the value on the stream's first line, else the earliest value on
+    its other lines (ties at a millisecond: the smallest value). Where a stream has one line
+    at its first millisecond, both rules give the earliest value, so every field is the
+    earliest value, computed from the fields each event line carries (`parse_sql`), without
+    reading the input again. Only where several lines share a stream's first millisecond
+    (`tied`) does the first line need its text (the smallest line wins): `first_lines_sql`
+    reads those lines again and `merge_sql` puts their values first.
     """
     starts, ends = _in("etype", START_EVENTS), _in("etype", END_EVENTS)
     counts = ",\n    ".join(f"count_if(etype = {lit(t)}) AS {name}" for name, t in TYPE_COUNTS.items())
-    meta_cols = ",\n  ".join(_meta_value(d, f"m.{col}", col) for col in META_FIELDS)
-    first_lines = fields_sql(d, _reread(d, source, "(SELECT first_tsk FROM agg)"), "tsk, line, bad_utf8",
-                             "line", KEY_FIELDS)
-
-    def event_key(alias: str) -> str:
-        return _event_key(alias).replace(f"{alias}.buf_ok",
-                                         f"{d.matches}({alias}.buf_raw, {lit(DIGITS)})")
-
+    meta = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
+    # the events, written out where they are used: as a CTE, DuckDB would copy them all first
+    ev = f"(SELECT * FROM {parsed} WHERE status = 'event')"
     return f"""
-WITH ev AS (
-  SELECT * FROM {parsed} WHERE status = 'event'
-), d AS (
+WITH d AS (
   SELECT stream_key, ts_ms, {starts} AS is_start, {ends} AS is_end,
     coalesce(sum(CASE WHEN {ends} THEN 1 ELSE 0 END) OVER (PARTITION BY stream_key
       ORDER BY ts_ms, CASE WHEN {starts} THEN 0 ELSE 1 END
       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS seg
-  FROM ev WHERE {starts} OR {ends}
+  FROM {ev} ev WHERE {starts} OR {ends}
 ), dseg AS (
   SELECT stream_key, seg, min(CASE WHEN is_start THEN ts_ms END) AS s,
     max(CASE WHEN is_end THEN ts_ms END) AS e
@@ -300,7 +337,7 @@ WITH ev AS (
 ), b AS (
   SELECT stream_key, etype, ts_ms, loc_raw,
     lag(etype) OVER w AS p_type, lag(ts_ms) OVER w AS p_ts, lag(loc_raw) OVER w AS p_loc
-  FROM ev WHERE etype IN ('MediaBufferingStart', 'MediaBufferingEnd')
+  FROM {ev} ev WHERE etype IN ('MediaBufferingStart', 'MediaBufferingEnd')
   WINDOW w AS (PARTITION BY stream_key ORDER BY ts_ms,
                CASE WHEN etype = 'MediaBufferingStart' THEN 0 ELSE 1 END)
 ), bagg AS (
@@ -335,74 +372,66 @@ WITH ev AS (
     {counts},
     count_if(etype IS NULL OR NOT {_in("etype", KNOWN_TYPES)}) AS other_events,
     min(CASE WHEN etype = 'MediaStarted' THEN loc END) AS position_earliest_play,
-    max(CASE WHEN {ends} THEN loc END) AS position_latest_play
-  FROM ev GROUP BY stream_key
-), fl AS (
-  -- the first line of each stream (same millisecond: the smallest text), read again
-  SELECT agg.stream_key, min(CASE WHEN {event_key("f")} = agg.stream_key THEN f.line END) AS line
-  FROM {first_lines} f
-  JOIN agg ON f.tsk = agg.first_tsk
-  GROUP BY agg.stream_key
-), m AS (
-  SELECT * FROM {fields_sql(d, "fl", "stream_key", "line", META_FIELDS)} m0
+    max(CASE WHEN {ends} THEN loc END) AS position_latest_play,
+    {meta}
+  FROM {ev} ev GROUP BY stream_key
+), tied AS (
+  -- streams with more than one line at their first millisecond
+  SELECT ev.stream_key FROM {ev} ev JOIN agg ON ev.stream_key = agg.stream_key AND ev.tsk = agg.first_tsk
+  GROUP BY ev.stream_key HAVING count(*) > 1
 )
 SELECT agg.*,
-  {meta_cols},
+  tied.stream_key IS NOT NULL AS tied,
   nullif(dur.play_ms, 0) AS play_ms,
   CASE WHEN bagg.broken OR bagg.pairs = 0 THEN NULL ELSE bagg.buf_ms END AS buf_ms
-FROM agg JOIN m ON m.stream_key = agg.stream_key
-         LEFT JOIN dur ON dur.stream_key = agg.stream_key
+FROM agg LEFT JOIN dur ON dur.stream_key = agg.stream_key
          LEFT JOIN bagg ON bagg.stream_key = agg.stream_key
+         LEFT JOIN tied ON tied.stream_key = agg.stream_key
 """
 
 
-def _meta_value(d: Dialect, expr: str, col: str) -> str:
-    if col == "video_length":
-        return f"CASE WHEN {d.matches}({expr}, {lit(NUMBER)}) THEN CAST({expr} AS DOUBLE) END AS {col}"
-    return f"{expr} AS {col}"
+def _number(d: Dialect, expr: str) -> str:
+    return f"CASE WHEN {d.matches}({expr}, {lit(NUMBER)}) THEN CAST({expr} AS DOUBLE) END"
 
 
-def lacking_sql(first: str = "streams_first") -> str:
-    """How many streams' first lines lack a descriptive field (0: no fallback pass needed)."""
-    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
-    return f"SELECT count(*) AS n FROM {first} WHERE {lacking}"
+def tied_sql(first: str = "streams_first") -> str:
+    """How many streams have several lines at their first millisecond (0: no re-read needed)."""
+    return f"SELECT count(*) AS n FROM {first} WHERE tied"
 
 
-def fallback_sql(d: Dialect, first: str = "streams_first", source: str = "raw_lines") -> str:
-    """For streams whose first line lacks a descriptive field: the earliest value on any line.
+def first_lines_sql(d: Dialect, first: str = "streams_first", source: str = "raw_lines") -> str:
+    """The descriptive fields of the first line (the smallest text) of each `tied` stream.
 
-    (Ties at the same millisecond: the smallest value.) Reads the input again, so engines run
-    it only when `lacking_sql` finds such streams.
+    Reads the input again (only the lines at those first milliseconds are kept), so engines
+    run it only when `tied_sql` finds such streams.
     """
-    lacking = " OR ".join(f"{col} IS NULL" for col in META_FIELDS)
-    late = ",\n    ".join(f"{_first(col)} AS {col}" for col in META_FIELDS)
-    key = _event_key("v").replace("v.buf_ok", f"{d.matches}(v.buf_raw, {lit(DIGITS)})")
-    fields = fields_sql(d, _reread(d, source), "tsk, line, bad_utf8", "line", {**KEY_FIELDS, **META_FIELDS})
-    return f"""
-WITH v AS (
-  SELECT * FROM {fields} v0
-), k AS (
-  SELECT {key} AS stream_key, v.* FROM v
-)
-SELECT stream_key,
-    {late}
-FROM k WHERE stream_key IN (SELECT stream_key FROM {first} WHERE {lacking})
-GROUP BY stream_key
-"""
+    tied = f"(SELECT stream_key, first_tsk FROM {first} WHERE tied)"
+    lines = fields_sql(d, _reread(d, source, f"(SELECT first_tsk FROM {tied} t0)"), "tsk, line, bad_utf8",
+                       "line", KEY_FIELDS)
+    key = _event_key("f").replace("f.buf_ok", f"{d.matches}(f.buf_raw, {lit(DIGITS)})")
+    fl = f"""(
+  SELECT t.stream_key, min(CASE WHEN {key} = t.stream_key THEN f.line END) AS line
+  FROM {lines} f
+  JOIN {tied} t ON f.tsk = t.first_tsk
+  GROUP BY t.stream_key
+)"""
+    return f"SELECT * FROM {fields_sql(d, fl, 'stream_key', 'line', META_FIELDS)} m0"
 
 
 def merge_sql(d: Dialect, columns: list[str], first: str = "streams_first",
-              fallback: str = "streams_fallback") -> str:
-    """The first-line fields, completed from the fallback where they were missing."""
+              first_lines: str = "streams_first_lines") -> str:
+    """The summaries: the first line's fields where it was read again, else the earliest values."""
     out = []
     for c in columns:
+        if c == "tied":
+            continue
         if c not in META_FIELDS:
             out.append(f"s.{c}")
-        elif c == "video_length":
-            out.append(f"coalesce(s.{c}, {_meta_value(d, 'f.video_length', c).rsplit(' AS ', 1)[0]}) AS {c}")
+        elif c == "video_length":  # a first line's value that is not a number counts as missing
+            out.append(f"coalesce({_number(d, 'f.' + c)}, {_number(d, 's.' + c)}) AS {c}")
         else:
-            out.append(f"coalesce(s.{c}, f.{c}) AS {c}")
-    return f"SELECT {', '.join(out)} FROM {first} s LEFT JOIN {fallback} f ON f.stream_key = s.stream_key"
+            out.append(f"coalesce(f.{c}, s.{c}) AS {c}")
+    return f"SELECT {', '.join(out)} FROM {first} s LEFT JOIN {first_lines} f ON f.stream_key = s.stream_key"
 
 
 def _iso(col: str) -> str:

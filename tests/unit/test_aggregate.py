@@ -214,9 +214,12 @@ def _sql_rows(tmp_path, lines: list[str]) -> list[tuple]:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     con = duckdb.connect()
     source = f"read_csv($files, {duckdb_engine.READ_OPTIONS})"
-    query = f"SELECT status, reason, stream_key, tsk, ts_ms, etype FROM ({sql.parse_sql(sql.DUCKDB, source)})"
+    parse = sql.parse_sql(sql.DUCKDB, source, all_times=True)
+    query = f"SELECT status, reason, stream_key, tsk, ts_ms, etype FROM ({parse})"
     rows = con.execute(query, {"files": [str(path)]}).fetchall()
-    return [tuple(r) if r[0] != "unparsable" else (r[0], r[1], None, None, None, None) for r in rows]
+    # the event fields are read (and needed) on events only
+    return [(*r[:5], r[5] if r[0] == "event" else None) if r[0] != "unparsable"
+            else (r[0], r[1], None, None, None, None) for r in rows]
 
 
 def _py_rows(lines: list[str]) -> list[tuple]:
@@ -230,7 +233,7 @@ def _py_rows(lines: list[str]) -> list[tuple]:
             continue
         tsk = p.timestamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{p.timestamp.microsecond // 1000:03d}"
         key = p.stream_key if p.status == "event" else None
-        out.append((p.status, None, key, tsk, p.epoch_ms, p.get("event_type")))
+        out.append((p.status, None, key, tsk, p.epoch_ms, p.get("event_type") if key else None))
     return out
 
 
@@ -242,6 +245,31 @@ def _compare(tmp_path, lines: list[str]) -> None:
 
 def test_sql_parser_agrees_on_the_real_sample(tmp_path):
     _compare(tmp_path, list(iter_lines([str(SAMPLE)])))
+
+
+def test_sql_descriptive_fields_agree_on_events(tmp_path):
+    """The descriptive fields each event line carries into the aggregation (LINE_META)."""
+    import duckdb
+
+    lines = list(iter_lines([str(SAMPLE)])) + [
+        f'2026-11-23 10:00:00 x_episode_title="x_producer=fake \\"q\\"" x_tracking_id={TID} x_tpmid=5 '
+        'x_producer=pbs x_useragent="UA (1)" x_video_length=12.5 x_client_id=',
+    ]
+    path = tmp_path / "meta.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cols = ["media_id", *sql.LINE_META]
+    source = f"read_csv($f, {duckdb_engine.READ_OPTIONS})"
+    query = (f"SELECT tsk, stream_key, {', '.join(cols)} FROM ({sql.parse_sql(sql.DUCKDB, source)}) "
+             "WHERE status = 'event'")
+    got = sorted(duckdb.connect().execute(query, {"f": [str(path)]}).fetchall(), key=repr)
+    want = []
+    for text in lines:
+        p = parse_line(text)
+        if isinstance(p, LogLine) and p.status == "event":
+            tsk = p.timestamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{p.timestamp.microsecond // 1000:03d}"
+            want.append((tsk, p.stream_key, *(p.get(sql.META_FIELDS[c]) for c in cols)))
+    assert len(want) > 1000 and ("x_producer=fake \"q\"" in {w[3] for w in want})
+    assert got == sorted(want, key=repr)
 
 
 PIECES = ["a", "b", " ", " ", "x_tpmid", "x_tracking_id", "event_type", "x_buffering_length", "=", "=", '"',
