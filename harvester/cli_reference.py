@@ -19,6 +19,13 @@ is the complete list of options.
 """
 
 
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    """A context as click builds it for --help (the command's context_settings applied), with
+    a fixed width and no option callbacks, so the text does not depend on the terminal."""
+    return command.make_context(name, [], parent=parent, resilient_parsing=True,
+                                max_content_width=WIDTH, terminal_width=WIDTH)
+
+
 def _walk(command: click.Command, ctx: click.Context, path: list[str]):
     """Yield (path, help text) for a command and, depth first, for every visible subcommand."""
     yield path, command.get_help(ctx)
@@ -27,8 +34,7 @@ def _walk(command: click.Command, ctx: click.Context, path: list[str]):
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            sub_ctx = click.Context(sub, info_name=name, parent=ctx, max_content_width=WIDTH,
-                                    terminal_width=WIDTH)
+            sub_ctx = _context(sub, name, ctx)
             yield from _walk(sub, sub_ctx, [*path, name])
 
 
@@ -36,8 +42,9 @@ def render() -> str:
     """The whole reference as Markdown: one section per command, its help in a text block."""
     from harvester.cli import cli
 
-    root = click.Context(cli, info_name="harvest", max_content_width=WIDTH, terminal_width=WIDTH)
-    parts = [HEADER]
+    root = _context(cli, "harvest", None)
+    list(_walk(cli, root, ["harvest"]))  # load every lazy command first: listings then read
+    parts = [HEADER]                    # each command's own short help, whatever ran before
     for path, text in _walk(cli, root, ["harvest"]):
         level = "#" * min(len(path) + 1, 4)
         parts.append(f"\n{level} `{' '.join(path)}`\n\n```text\n{text.rstrip()}\n```\n")
