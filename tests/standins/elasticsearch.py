@@ -49,7 +49,7 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from tests.standins.base import StandIn
-from tests.standins.es_query import QueryError, condition_holds, run_search
+from tests.standins.es_query import QueryError, condition_holds, get_path, run_search
 
 PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 BULK_ACTIONS = ("index", "create", "update", "delete")
@@ -187,16 +187,8 @@ def validate_index_name(name: str) -> None:
         raise EsError(400, "invalid_index_name_exception", f"Invalid index name [{name}], too long")
 
 
-def _get_path(doc: dict, path: str):
-    """A value by dotted path; also finds literal dotted keys."""
-    if path in doc:
-        return doc[path]
-    cur = doc
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
+#: a value by dotted path; also finds literal dotted keys (one definition, the query evaluator's)
+_get_path = get_path
 
 
 def _flatten(doc: dict, prefix: str = "") -> Iterable[tuple[str, object]]:

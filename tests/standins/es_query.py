@@ -31,7 +31,8 @@ class QueryError(Exception):
         self.type, self.reason = type_, reason
 
 
-def _raw(doc: dict, path: str):
+def get_path(doc: dict, path: str):
+    """A value by dotted path; also finds literal dotted keys."""
     if path in doc:
         return doc[path]
     cur = doc
@@ -140,7 +141,7 @@ def values(index, doc: dict, field: str) -> list:
     path, mapping = resolve(index, field)
     if mapping is None:
         return []
-    raw = _raw(doc, path)
+    raw = get_path(doc, path)
     if raw is None:
         return []
     if mapping.get("type") == "geo_point":
@@ -200,7 +201,7 @@ def matches(query: dict, index, doc_id: str, doc: dict) -> bool:
         path, mapping = resolve(index, spec["field"])
         if mapping is None:
             return False
-        raw = _raw(doc, path)
+        raw = get_path(doc, path)
         located = mapping.get("type") != "geo_point" or geo_point(raw) is not None
         return raw not in (None, [], {}) and located
     if kind in ("term", "terms", "match", "range"):
@@ -521,5 +522,5 @@ def condition_holds(condition: str, doc: dict) -> bool:
     m = re.fullmatch(r"\s*ctx\.([\w.?]+?)\s*(==|!=)\s*null\s*", condition or "")
     if not m:
         raise QueryError("script_exception", f"the stand-in cannot evaluate the condition [{condition}]")
-    value = _raw(doc, m.group(1).replace("?", ""))
+    value = get_path(doc, m.group(1).replace("?", ""))
     return (value is None) == (m.group(2) == "==")
