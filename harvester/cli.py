@@ -17,7 +17,7 @@ import click
 
 from harvester import __version__
 from harvester.config import EnvOption
-from harvester.errors import HarvestError
+from harvester.errors import ConfigError, HarvestError
 
 log = logging.getLogger("harvester.cli")
 
@@ -122,6 +122,10 @@ class RootGroup(HarvestGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except ConfigError as exc:  # shown exactly as click shows its own usage errors (exit 2)
+            if exc.hint:
+                raise click.BadParameter(exc.message, param_hint=exc.hint) from None
+            raise click.UsageError(exc.message) from None
         except HarvestError as exc:
             log.error("%s", exc)
             log.debug("details", exc_info=True)

@@ -2,7 +2,8 @@
 
 Commands raise these instead of calling sys.exit so that library use stays possible and
 the CLI's single error handler decides how a failure is reported (never as a traceback).
-Configuration and usage errors (exit 2) use click's UsageError/BadParameter.
+Library code raises ConfigError for usage and configuration errors (exit 2); the CLI shows
+it the way click shows its own usage errors, naming the option or variable in `hint`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,34 @@ class DeliveryError(HarvestError):
         super().__init__(f"{sink}: {len(failed)} record(s) not delivered: {shown}{more}")
         self.sink = sink
         self.failed = failed
+
+
+class ConfigError(HarvestError):
+    """A usage or configuration error (exit 2): the operator must change something first.
+
+    `hint` names the option and/or environment variable concerned, e.g.
+    "'--since'" or "'-o' / '--output' (environment variable ES_HOST)".
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class CorruptCheckpoint(ConfigError):
+    """A stored checkpoint cannot be read (exit 2, for every command).
+
+    Retrying cannot help and guessing could skip or repeat data, so the run stops before any
+    request and says where the checkpoint is and what to do.
+    """
+
+    def __init__(self, where: str, value: str, problem: str, remedy: str):
+        super().__init__(f"the checkpoint {where} holds {value[:40]!r}, which {problem}; "
+                         f"fix or delete it, or {remedy}")
+        self.where = where
 
 
 class SkippedRun(HarvestError):

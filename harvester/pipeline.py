@@ -1,17 +1,21 @@
-"""Source -> sink delivery with counts; checkpoints move only after the sink has flushed.
+"""The one delivery loop: source -> sinks -> flush -> checkpoint, for every command.
 
-Commands hand over an iterable of batches (lists of records) and a sink. `deliver` writes
-each batch as it comes (memory stays bounded by one batch) and flushes at the end; only when
-it returns may the caller advance its checkpoint. Any exception leaves the checkpoint alone.
+The rule that protects production data, "a checkpoint moves only after every record before
+it was delivered and the sinks flushed", is written here and nowhere else. Jobs hand over an
+iterable of batches (lists of records), a sink (or a `RoutedSink` sending each record to the
+sink of its dataset) and a `commit` callback that advances their checkpoint. `deliver`
+writes each batch as it comes (memory stays bounded by a batch or two), flushes, and only
+then calls `commit`. Any exception on the way leaves the checkpoint alone.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harvester.sinks.base import Sink
@@ -53,8 +57,12 @@ class Progress:
 def deliver(batches: Iterable[list[dict]], sink: Sink, *,
             transform: Callable[[list[dict]], list[dict]] | None = None,
             on_batch: Callable[[list[dict]], None] | None = None,
-            progress: Progress | None = None, overlap: bool = True) -> Delivery:
-    """Write every batch to `sink` (after `transform`), then flush. Raises on any failure.
+            progress: Progress | None = None, overlap: bool = True,
+            commit: Callable[[Delivery], None] | None = None) -> Delivery:
+    """Write every batch to `sink` (after `transform`), flush, then `commit`. Raises on any failure.
+
+    `commit` (the caller's checkpoint advance) runs only after the flush returned, and not at
+    all when anything before it raised.
 
     With `overlap`, a writer thread delivers batch N while batch N+1 is fetched and enriched:
     the upstream and the sink wait on the network at the same time instead of in turn. At
@@ -85,7 +93,72 @@ def deliver(batches: Iterable[list[dict]], sink: Sink, *,
     finally:
         if progress is not None:
             progress.close()
+    if commit is not None:
+        commit(result)
     return result
+
+
+def batched(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    """Records in lists of at most `size`, for sources that yield one record at a time."""
+    it = iter(records)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+class RoutedSink(Sink):
+    """Sends each record to the sink of its kind (`key(record)`), in batches of `batch_size`.
+
+    One run may produce several datasets (zoom: meetings and sessions). Records are buffered
+    per kind and written when a buffer is full, so each sink sees batches as large as if it
+    were fed alone; `flush` writes the rest and flushes every sink once. A sink may be the
+    target of several kinds.
+    """
+
+    def __init__(self, sinks: Mapping[str, Sink], key: Callable[[dict], str], batch_size: int = 500):
+        first = next(iter(sinks.values()))
+        super().__init__(first.dataset)
+        self.sinks = dict(sinks)
+        self.key = key
+        self.batch_size = batch_size
+        self.name = " and ".join(dict.fromkeys(s.name for s in self.sinks.values()))
+        self._buffers: dict[str, list[dict]] = {kind: [] for kind in self.sinks}
+
+    def write(self, records: Sequence[dict]) -> None:
+        for record in records:
+            kind = self.key(record)
+            if kind not in self._buffers:
+                raise ValueError(f"no sink for records of kind {kind!r}")
+            buffer = self._buffers[kind]
+            buffer.append(record)
+            if len(buffer) >= self.batch_size:
+                self._write(kind)
+
+    def _write(self, kind: str) -> None:
+        buffer, self._buffers[kind] = self._buffers[kind], []
+        self.sinks[kind].write(buffer)
+        self.delivered += len(buffer)
+
+    def flush(self) -> None:
+        for kind, buffer in self._buffers.items():
+            if buffer:
+                self._write(kind)
+        for sink in self._distinct():
+            sink.flush()
+
+    def close(self) -> None:
+        for sink in self._distinct():
+            sink.close()
+
+    def _distinct(self) -> list[Sink]:
+        return list({id(s): s for s in self.sinks.values()}.values())
+
+    @property
+    def requests(self) -> int:  # type: ignore[override]
+        return sum(s.requests for s in self._distinct())
+
+    @requests.setter
+    def requests(self, _value: int) -> None:
+        pass
 
 
 def _deliver_overlapped(batches: Iterable[list[dict]], transform, write, progress: Progress | None,

@@ -9,7 +9,7 @@ import pytest
 
 from harvester.datasets import USERACTIONS
 from harvester.errors import DeliveryError
-from harvester.pipeline import deliver
+from harvester.pipeline import RoutedSink, batched, deliver
 from harvester.sinks.base import Sink, TeeSink
 
 
@@ -108,3 +108,87 @@ def test_a_tee_delivers_to_every_sink_and_flushes_each():
     deliver(batches(2), tee)
     assert main.records == archive.records and len(main.records) == 6
     assert main.events[-1] == archive.events[-1] == "flush"
+
+
+# -- commit: the checkpoint advance belongs to the loop ------------------------------------------
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_commit_runs_once_after_the_flush(overlap):
+    sink = RecordingSink()
+    seen: list[tuple[list[str], int]] = []
+    deliver(batches(3), sink, overlap=overlap,
+            commit=lambda result: seen.append((list(sink.events), result.delivered)))
+    assert seen == [(["write1", "write2", "write3", "flush"], 9)]
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+@pytest.mark.parametrize("failure", [{"fail_on": 2}, {"fail_flush": True}])
+def test_commit_never_runs_when_delivery_or_flush_fails(overlap, failure):
+    sink = RecordingSink(**failure)
+    commits: list[object] = []
+    with pytest.raises(DeliveryError):
+        deliver(batches(3), sink, overlap=overlap, commit=commits.append)
+    assert commits == []
+
+
+def test_commit_never_runs_when_the_source_fails():
+    def broken():
+        yield [{"action_id": 1}]
+        raise RuntimeError("upstream went away")
+
+    sink = RecordingSink()
+    commits: list[object] = []
+    with pytest.raises(RuntimeError):
+        deliver(broken(), sink, commit=commits.append)
+    assert commits == [] and "flush" not in sink.events
+
+
+# -- several datasets in one run ---------------------------------------------------------------
+
+def kinds(n_meetings: int, n_sessions: int):
+    docs = [{"doc_type": "meeting", "action_id": f"m{i}"} for i in range(n_meetings)]
+    docs += [{"doc_type": "session", "action_id": f"s{i}"} for i in range(n_sessions)]
+    return docs
+
+
+def test_routed_sink_sends_each_record_to_its_datasets_sink_in_full_batches():
+    meetings, sessions = RecordingSink(), RecordingSink()
+    routed = RoutedSink({"meeting": meetings, "session": sessions}, key=lambda r: r["doc_type"],
+                        batch_size=4)
+    deliver(batched(kinds(5, 9), 3), routed, overlap=False)
+    assert [r["action_id"] for r in meetings.records] == [f"m{i}" for i in range(5)]
+    assert [r["action_id"] for r in sessions.records] == [f"s{i}" for i in range(9)]
+    # full batches of 4 while running, the rest at the flush, then each sink flushed once
+    assert meetings.events == ["write1", "write2", "flush"]
+    assert sessions.events == ["write1", "write2", "write3", "flush"]
+    assert routed.delivered == 14
+
+
+def test_routed_sink_flushes_a_shared_sink_once():
+    both = RecordingSink()
+    routed = RoutedSink({"meeting": both, "session": both}, key=lambda r: r["doc_type"], batch_size=10)
+    routed.write(kinds(2, 2))
+    routed.flush()
+    assert both.events == ["write1", "write2", "flush"] and len(both.records) == 4
+
+
+def test_routed_sink_refuses_a_record_of_an_unknown_kind():
+    routed = RoutedSink({"meeting": RecordingSink()}, key=lambda r: r["doc_type"])
+    with pytest.raises(ValueError, match="recording"):
+        routed.write([{"doc_type": "recording"}])
+
+
+def test_a_routed_delivery_that_fails_in_one_dataset_commits_nothing():
+    meetings, sessions = RecordingSink(), RecordingSink(fail_flush=True)
+    routed = RoutedSink({"meeting": meetings, "session": sessions}, key=lambda r: r["doc_type"])
+    commits: list[object] = []
+    with pytest.raises(DeliveryError):
+        deliver([kinds(1, 1)], routed, commit=commits.append)
+    assert commits == []
+
+
+def test_batched_keeps_order_and_bounds_size():
+    out = list(batched(({"n": i} for i in range(7)), 3))
+    assert [len(b) for b in out] == [3, 3, 1]
+    assert [r["n"] for b in out for r in b] == list(range(7))
+    assert list(batched([], 3)) == []

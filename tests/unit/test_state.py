@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta, timezone
+
 import boto3
 import pytest
 
-from harvester.errors import ServiceError
+from harvester.errors import CorruptCheckpoint, ServiceError
 from harvester.state.cache import KEY_PREFIX, MemoryCache, RedisCache, open_cache
-from harvester.state.checkpoint import LocalCheckpoint, S3Checkpoint, open_checkpoint
+from harvester.state.checkpoint import (
+    CompactTime,
+    Day,
+    LocalCheckpoint,
+    PollState,
+    PollStateJson,
+    S3Checkpoint,
+    TypedCheckpoint,
+    open_checkpoint,
+)
 
 # -- cache ------------------------------------------------------------------------------------
 
@@ -121,3 +132,40 @@ def test_s3_unreachable_is_a_service_error_naming_s3(monkeypatch):
     monkeypatch.setenv("HARVEST_RETRY_ATTEMPTS", "1")
     with pytest.raises(ServiceError, match="S3"):
         S3Checkpoint("b", "k").read()
+
+
+# -- checkpoint formats: one error, one exit code --------------------------------------------
+
+@pytest.mark.parametrize("fmt, good, value", [
+    (CompactTime(), "20261101123000", datetime(2026, 11, 1, 12, 30, tzinfo=UTC)),
+    (CompactTime(timezone(timedelta(hours=-4))), "20261101083000", datetime(2026, 11, 1, 12, 30, tzinfo=UTC)),
+    (Day(), "2026-11-20", date(2026, 11, 20)),
+])
+def test_formats_round_trip(tmp_path, fmt, good, value):
+    cp = TypedCheckpoint(LocalCheckpoint(tmp_path / "cp"), fmt)
+    assert cp.read() is None
+    assert cp.write(value) == good
+    assert cp.read() == value and cp.raw == good
+
+
+def test_poll_state_round_trips_and_reads_a_bare_time(tmp_path):
+    cp = TypedCheckpoint(LocalCheckpoint(tmp_path / "mc"), PollStateJson())
+    state = PollState(datetime(2026, 11, 1, tzinfo=UTC), {"j1": {"frames_decoded": 5}}, ["j0"])
+    cp.write(state)
+    assert cp.read() == state
+    (tmp_path / "mc").write_text("2026-11-02T10:00:00Z")
+    assert cp.read() == PollState(datetime(2026, 11, 2, 10, tzinfo=UTC), {}, [])
+
+
+@pytest.mark.parametrize("fmt, bad", [
+    (CompactTime(), "2026-11-01"), (Day(), "2026-13-01"), (PollStateJson(), '{"last_poll": 7'),
+    (PollStateJson(), '{"active": 3}'), (PollStateJson(), "[1, 2]"),
+])
+def test_every_unreadable_checkpoint_is_one_error_with_exit_2(tmp_path, fmt, bad):
+    (tmp_path / "cp").write_text(bad)
+    cp = TypedCheckpoint(LocalCheckpoint(tmp_path / "cp"), fmt)
+    with pytest.raises(CorruptCheckpoint) as caught:
+        cp.read()
+    assert caught.value.exit_code == 2
+    message = str(caught.value)
+    assert str(tmp_path / "cp") in message and fmt.expected in message and fmt.remedy in message
