@@ -134,7 +134,7 @@ def mediaconvert(statuses: tuple[str, ...], queue: str | None, since: str | None
     from harvester.datasets import MEDIACONVERT_JOBS
     from harvester.sinks import open_sink
     from harvester.sources import mediaconvert as mc
-    from harvester.state.checkpoint import open_checkpoint
+    from harvester.state.checkpoint import PollState, PollStateJson, open_typed
     from harvester.state.lock import run_lock
 
     statuses = tuple(dict.fromkeys(s.upper() for s in statuses))
@@ -152,11 +152,11 @@ def mediaconvert(statuses: tuple[str, ...], queue: str | None, since: str | None
     key = env("MEDIACONVERT_CHECKPOINT_KEY")
     if key and name != "mediaconvert":
         key = f"{key}.{name.removeprefix('mediaconvert-')}"
-    checkpoint = open_checkpoint(name, s3_bucket=env("S3_HARVEST_TS_BUCKET"), s3_key=key)
+    checkpoint = open_typed(name, PollStateJson(), s3_bucket=env("S3_HARVEST_TS_BUCKET"), s3_key=key)
     on_poll = LiveTable() if watch and sys.stderr.isatty() else log_poll
 
     with run_lock(name, env("REDIS_URL")):
-        state = mc.PollState.loads(checkpoint.read(), checkpoint.description)
+        state = checkpoint.read() or PollState()
         if since_at is not None:
             window, source = since_at, "--since"
         elif state.last_poll is not None:

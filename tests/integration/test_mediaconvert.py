@@ -300,15 +300,16 @@ def test_doctor_check(mediaconvert, monkeypatch, tmp_path):  # noqa: F811
     assert status == "not configured" and "MEDIACONVERT_QUEUE" in detail
 
 
-def test_no_update_checkpoint_and_a_corrupt_checkpoint(cli_run, mediaconvert):  # noqa: F811
+def test_no_update_checkpoint_and_a_corrupt_checkpoint_exits_2(cli_run, mediaconvert):  # noqa: F811
     mediaconvert.add("a", "SUBMITTED", ago(minutes=3))
     result = cli_run("mediaconvert", "--no-update-checkpoint")
     assert result.exit_code == 0 and list(by_id(result.stdout)) == ["a"]
     assert not CHECKPOINT.exists()
     CHECKPOINT.write_text("{not json")
     result = cli_run("mediaconvert")
-    assert result.exit_code == 1
-    assert "the mediaconvert checkpoint (file .harvest-state/mediaconvert) cannot be read" in result.stderr
+    assert result.exit_code == 2
+    assert "the checkpoint file .harvest-state/mediaconvert holds '{not json', which is not a " \
+        "mediaconvert poll state" in result.stderr
     assert mediaconvert.requests[1:] == [] and CHECKPOINT.read_text() == "{not json"
     result = cli_run("mediaconvert", "--since", "1h")  # --since still needs a readable checkpoint
-    assert result.exit_code == 1
+    assert result.exit_code == 2

@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harvester.commands.mediaconvert import check_output, checkpoint_name, render_table
-from harvester.errors import HarvestError
+from harvester.errors import CorruptCheckpoint
 from harvester.sources import mediaconvert as mc
+from harvester.state.checkpoint import LocalCheckpoint, PollState, PollStateJson, TypedCheckpoint
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -266,19 +267,35 @@ def test_frames_carried_from_an_earlier_run_reach_the_final_document():
 
 # -- state and tracking -----------------------------------------------------------------------
 
-def test_poll_state_round_trip_and_hand_written_dates():
-    state = mc.PollState(at(0), {"j1": {"frames_decoded": 5, "frames_at": "2026-11-23T10:00:00Z"}}, ["j2"])
-    again = mc.PollState.loads(state.dumps())
-    assert again == state
-    assert mc.PollState.loads("2026-11-20T00:00:00Z").last_poll == datetime(2026, 11, 20, tzinfo=UTC)
-    assert mc.PollState.loads(None) == mc.PollState()
-    assert mc.PollState.loads('{"last_poll": null, "active": ["a", "b"]}').active == {"a": {}, "b": {}}
+def poll_state(tmp_path) -> TypedCheckpoint[PollState]:
+    return TypedCheckpoint(LocalCheckpoint(tmp_path / "mediaconvert"), PollStateJson())
+
+
+def test_poll_state_keeps_its_json_byte_for_byte(tmp_path):
+    cp = poll_state(tmp_path)
+    state = PollState(at(0), {"j1": {"frames_decoded": 5, "frames_at": "2026-11-23T10:00:00Z"}}, ["j2"])
+    cp.write(state)
+    assert (tmp_path / "mediaconvert").read_text() == (
+        '{"active":{"j1":{"frames_at":"2026-11-23T10:00:00Z","frames_decoded":5}},'
+        '"done":["j2"],"last_poll":"2026-11-23T10:00:00Z","version":1}')
+    assert cp.read() == state
+
+
+def test_poll_state_reads_hand_written_dates_and_old_active_lists(tmp_path):
+    cp = poll_state(tmp_path)
+    assert cp.read() is None  # no checkpoint yet: the run starts from --since or 24 h
+    (tmp_path / "mediaconvert").write_text("2026-11-20T00:00:00Z\n")
+    assert cp.read() == PollState(datetime(2026, 11, 20, tzinfo=UTC), {}, [])
+    (tmp_path / "mediaconvert").write_text('{"last_poll": null, "active": ["a", "b"]}')
+    assert cp.read().active == {"a": {}, "b": {}}
 
 
 @pytest.mark.parametrize("text", ["garbage", '{"last_poll": "nope"}', '{"active": 5}', "{"])
-def test_corrupt_checkpoint_is_a_clear_error(text):
-    with pytest.raises(HarvestError, match="checkpoint .* cannot be read"):
-        mc.PollState.loads(text, "file x")
+def test_corrupt_poll_state_is_a_corrupt_checkpoint_exit_2(tmp_path, text):
+    (tmp_path / "mediaconvert").write_text(text)
+    with pytest.raises(CorruptCheckpoint, match="is not a mediaconvert poll state") as caught:
+        poll_state(tmp_path).read()
+    assert caught.value.exit_code == 2
 
 
 def test_tracker_counts_a_job_seen_in_two_polls_once():
@@ -378,7 +395,7 @@ def test_poller_repolls_active_jobs_and_filters_statuses(stubbed):
                       {"MaxResults": 20, "Order": "DESCENDING", "Status": "ERROR"})
     stub.add_response("get_job", {"Job": job("old", "ERROR", ErrorCode=1040)}, {"Id": "old"})
     poller = mc.Poller(mc.JobLister(client), ("ERROR",), now=lambda: NOW)
-    state = mc.PollState(at(-60), {"old": {}, "s1": {}})
+    state = PollState(at(-60), {"old": {}, "s1": {}})
     out = [(d["job_id"], wanted) for d, wanted in poller.poll(T0, state)]
     assert out == [("s1", False), ("e1", True), ("old", True)]  # s1 was listed: no get_job for it
 

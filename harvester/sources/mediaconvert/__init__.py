@@ -5,11 +5,12 @@ job's state; this module turns each job into one flat document (``job_id`` is th
 later poll replaces the earlier document) and computes the durations an operator asks about:
 how long a job queued, how long it has been transcoding, how long it should still take.
 
-Polling keeps a small state between runs (see ``PollState``): the time of the last poll and
-the jobs that were still active then. Listing is by creation time, so a job created before
-the window that finishes later would otherwise never be seen again; re-polling the active
-ones by id records every final status. Optional MediaConvert events (EventBridge -> SQS, see
-``EventQueue``) add what only events carry: decoded-frame counts and decode rates.
+Polling keeps a small state between runs (``harvester.state.checkpoint.PollState``): the
+time of the last poll and the jobs that were still active then. Listing is by creation time,
+so a job created before the window that finishes later would otherwise never be seen again;
+re-polling the active ones by id records every final status. Optional MediaConvert events
+(EventBridge -> SQS, see ``EventQueue``) add what only events carry: decoded-frame counts and
+decode rates.
 """
 
 
@@ -38,8 +39,7 @@ from harvester.sources.mediaconvert.jobs import (
     parse_time,
     queue_name,
 )
-from harvester.sources.mediaconvert.poll_state import PollState
-from harvester.sources.mediaconvert.poller import Poller, Tracker, run
+from harvester.sources.mediaconvert.poller import Poller, Tracker, next_state, run
 
 __all__ = [
     "ACTIVE",
@@ -52,7 +52,6 @@ __all__ = [
     "JobEvents",
     "JobLister",
     "Poller",
-    "PollState",
     "Received",
     "Timing",
     "Tracker",
@@ -64,6 +63,7 @@ __all__ = [
     "iso",
     "job_document",
     "make_client",
+    "next_state",
     "parse_event",
     "parse_since",
     "parse_time",

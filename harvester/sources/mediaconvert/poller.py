@@ -1,4 +1,9 @@
-"""A run: one poll, or polls until no job is active; deliver, then advance."""
+"""A run: one poll, or polls until no job is active; deliver, then advance.
+
+Every poll goes through the project's one delivery loop (harvester.pipeline.deliver): the
+documents are written and flushed first, and only then are the consumed event messages
+deleted and the poll state written. A failure before that leaves both untouched.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from harvester.pipeline import Delivery, batched, deliver
 from harvester.sources.mediaconvert.client import JobLister, statuses_to_list
 from harvester.sources.mediaconvert.events import EventQueue, JobEvents, Received, add_event_metrics
 from harvester.sources.mediaconvert.jobs import (
@@ -20,7 +26,7 @@ from harvester.sources.mediaconvert.jobs import (
     parse_time,
     queue_name,
 )
-from harvester.sources.mediaconvert.poll_state import PollState
+from harvester.state.checkpoint import PollState, TypedCheckpoint
 
 log = logging.getLogger("harvester.mediaconvert")
 
@@ -116,14 +122,21 @@ class Tracker:
 PollCallback = Callable[[int, "Tracker", datetime], None]
 
 
-def run(poller: Poller, sink: Any, checkpoint: Any | None, state: PollState, *,
+def next_state(tracker: Tracker, started: datetime) -> PollState:
+    """What a poll that started at `started` leaves for the next one."""
+    return PollState(started, tracker.active(), tracker.done_since(started - WINDOW_OVERLAP))
+
+
+def run(poller: Poller, sink: Any, checkpoint: TypedCheckpoint[PollState] | None, state: PollState, *,
         since: datetime | None, events: EventQueue | None = None, watch: bool = False,
         interval: float = 30.0, on_poll: PollCallback | None = None,
         sleep: Callable[[float], None] = time.sleep, batch_size: int = 100) -> Tracker:
     """Poll, deliver, then (and only then) delete consumed events and advance the checkpoint.
 
     `sink` is a harvester Sink; `checkpoint` None means "do not advance". A failure anywhere
-    before the flush leaves both the event messages and the checkpoint untouched.
+    before the flush leaves both the event messages and the checkpoint untouched. Batches are
+    written in turn, not overlapped with the next listing: MediaConvert's request quota is the
+    limit, and a failed write should stop the poll before another request is spent.
     """
     tracker = Tracker()
     window = since
@@ -131,28 +144,16 @@ def run(poller: Poller, sink: Any, checkpoint: Any | None, state: PollState, *,
     while True:
         started = poller.now()
         received = events.receive() if events is not None else Received()
-        batch: list[dict] = []
-        for doc, wanted in poller.poll(window, state, received.events):
-            job_id, status = doc["job_id"], doc["status"]
-            if status in TERMINAL and job_id in state.done:
-                continue  # finished and written by the previous poll: unchanged since
-            previous = tracker.update(doc)
-            if previous == status and status in TERMINAL:
-                continue
-            _log_change(doc, previous)
-            if wanted:
-                batch.append(doc)
-                if len(batch) >= batch_size:
-                    sink.write(batch)
-                    batch = []
-        if batch:
-            sink.write(batch)
-        sink.flush()
-        state = PollState(started, tracker.active(), tracker.done_since(started - WINDOW_OVERLAP))
-        if checkpoint is not None:
-            checkpoint.write(state.dumps())
-        if events is not None and received.receipts:
-            events.delete(received.receipts)
+
+        def commit(_: Delivery, started: datetime = started, received: Received = received) -> None:
+            if checkpoint is not None:
+                checkpoint.write(next_state(tracker, started))
+            if events is not None and received.receipts:
+                events.delete(received.receipts)
+
+        documents = _changed(poller.poll(window, state, received.events), state, tracker)
+        deliver(batched(documents, batch_size), sink, overlap=False, commit=commit)
+        state = next_state(tracker, started)
         polls += 1
         if on_poll is not None:
             on_poll(polls, tracker, started)
@@ -160,6 +161,20 @@ def run(poller: Poller, sink: Any, checkpoint: Any | None, state: PollState, *,
             return tracker
         sleep(interval)
         window = started - WINDOW_OVERLAP
+
+
+def _changed(found: Iterator[tuple[dict, bool]], state: PollState, tracker: Tracker) -> Iterator[dict]:
+    """The documents worth writing: wanted, and not a finished job already written unchanged."""
+    for doc, wanted in found:
+        job_id, status = doc["job_id"], doc["status"]
+        if status in TERMINAL and job_id in state.done:
+            continue  # finished and written by the previous poll: unchanged since
+        previous = tracker.update(doc)
+        if previous == status and status in TERMINAL:
+            continue
+        _log_change(doc, previous)
+        if wanted:
+            yield doc
 
 
 def _log_change(doc: Mapping[str, Any], previous: str | None) -> None:
