@@ -266,7 +266,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
             server = client.server
         with es_errors("cluster health"):
             health = "serverless" if server.serverless else client.health().get("status", "unknown")
-        from harvester.commands.setup import expected_objects
+        from harvester.elasticsearch.loading import expected_objects
 
         missing = []
         templates, pipelines = expected_objects()

@@ -173,7 +173,7 @@ def test_password_without_user_is_a_usage_error(monkeypatch):
 
 
 def test_every_pipeline_ships_a_file():
-    from harvester.commands.setup import expected_objects
+    from harvester.elasticsearch.loading import expected_objects
 
     _, pipelines = expected_objects()
     assert set(PIPELINES.values()) <= set(pipelines)
