@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harvester.commands.setup import load_objects  # noqa: E402
 from harvester.datasets import USERACTIONS  # noqa: E402
+from harvester.elasticsearch.loading import load_objects  # noqa: E402
 from harvester.sinks.elasticsearch import PIPELINES, es_client, index_name, open_es_sink  # noqa: E402
 from tests.standins.elasticsearch import ElasticsearchStandIn  # noqa: E402
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import click
+from harvester.errors import ConfigError
 
 NO_CREDENTIALS = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
                   "or give the host a role")
 
 
-def credentials_error(service: str, exc: Exception) -> click.UsageError | None:
+def credentials_error(service: str, exc: Exception) -> ConfigError | None:
     """A configuration error (exit 2) when boto3 found no credentials, else None."""
     from botocore.exceptions import NoCredentialsError, PartialCredentialsError
 
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
+        return ConfigError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
     return None
 
 
@@ -46,16 +46,16 @@ def client(service: str, *, attempts: int | None = None, retry_mode: str = "stan
     if attempts is None:
         from harvester.config import env_int
 
-        attempts = env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5
+        attempts = env_int("HARVEST_RETRY_ATTEMPTS", minimum=1) or 1
     config = Config(retries={"mode": retry_mode, "total_max_attempts": attempts},
                     connect_timeout=10, read_timeout=30, max_pool_connections=max_pool_connections)
     session = boto3.session.Session(region_name=region())
     if session.region_name is None:
-        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION "
+        raise ConfigError(f"no AWS region configured for {service}: set AWS_REGION "
                                "(or AWS_DEFAULT_REGION, or a region in the AWS profile)")
     if require_credentials and session.get_credentials() is None:
-        raise click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
+        raise ConfigError(f"no AWS credentials for {service}: {NO_CREDENTIALS}")
     try:
         return session.client(service, config=config)
     except NoRegionError:  # pragma: no cover - the region was checked above
-        raise click.UsageError(f"no AWS region configured for {service}: set AWS_REGION") from None
+        raise ConfigError(f"no AWS region configured for {service}: set AWS_REGION") from None

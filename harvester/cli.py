@@ -7,10 +7,12 @@ a one-line message on stderr; tracebacks appear only at --log-level debug.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -63,11 +65,31 @@ def _underscore_aliases(command: click.Command, args: list[str]) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def usage_errors(ctx: click.Context) -> Iterator[None]:
+    """Show the library's ConfigError exactly as click shows its own usage errors (exit 2).
+
+    Translated where the command runs, so the usage line and "Try 'harvest zoom -h'" name
+    the command that was given, as they did when the library raised click's errors itself.
+    """
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.hint:
+            raise click.BadParameter(exc.message, ctx=ctx, param_hint=exc.hint) from None
+        raise click.UsageError(exc.message, ctx=ctx) from None
+
+
 class HarvestCommand(click.Command):
-    """A command that accepts underscore long-flag aliases."""
+    """A command that accepts underscore long-flag aliases and shows ConfigError as usage errors."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _underscore_aliases(self, args))
+        with usage_errors(ctx):
+            return super().parse_args(ctx, _underscore_aliases(self, args))
+
+    def invoke(self, ctx: click.Context):
+        with usage_errors(ctx):
+            return super().invoke(ctx)
 
 
 class HarvestGroup(click.Group):
@@ -86,7 +108,8 @@ class HarvestGroup(click.Group):
         self.aliases = dict(aliases or {})
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _underscore_aliases(self, args))
+        with usage_errors(ctx):
+            return super().parse_args(ctx, _underscore_aliases(self, args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
@@ -121,11 +144,8 @@ class RootGroup(HarvestGroup):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
-        except ConfigError as exc:  # shown exactly as click shows its own usage errors (exit 2)
-            if exc.hint:
-                raise click.BadParameter(exc.message, param_hint=exc.hint) from None
-            raise click.UsageError(exc.message) from None
+            with usage_errors(ctx):  # the root's own callback (dotenv, logging)
+                return super().invoke(ctx)
         except HarvestError as exc:
             log.error("%s", exc)
             log.debug("details", exc_info=True)

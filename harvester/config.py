@@ -19,6 +19,8 @@ from pathlib import Path
 
 import click
 
+from harvester.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -210,7 +212,7 @@ def mask(value: str | None) -> str:
     return "***"
 
 
-class DotenvError(click.UsageError):
+class DotenvError(ConfigError):
     """A dotenv file has a line that cannot be parsed (exit 2)."""
 
 
@@ -301,9 +303,9 @@ def env(name: str, default: str | None = None) -> str | None:
     return s.default if s else None
 
 
-def _bad(name: str, value: str, expected: str, option: str | None = None) -> click.UsageError:
+def _bad(name: str, value: str, expected: str, option: str | None = None) -> ConfigError:
     where = f"{option} / {name}" if option else name
-    return click.UsageError(f"invalid value for {where}: {value!r} ({expected})")
+    return ConfigError(f"invalid value for {where}: {value!r} ({expected})")
 
 
 def env_int(name: str, default: int | None = None, *, minimum: int | None = 0,
@@ -334,8 +336,8 @@ def env_float(name: str, default: float | None = None, *, minimum: float | None 
     return value
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = env(name, "true" if default else "false")
+def env_bool(name: str, default: bool | None = None) -> bool:
+    raw = env(name, None if default is None else ("true" if default else "false"))
     low = (raw or "").strip().lower()
     if low in ("1", "true", "yes", "on"):
         return True
@@ -371,7 +373,7 @@ def normalize_host(host: str, setting: str | None = None, *, scheme: str = "http
         valid = False
     if not valid:
         where = f" ({setting})" if setting else ""
-        raise click.UsageError(f"invalid host{where}: {mask_url(raw)!r}; give a hostname "
+        raise ConfigError(f"invalid host{where}: {mask_url(raw)!r}; give a hostname "
                                f"({scheme} is assumed) or a URL such as https://host:8443")
     return url.rstrip("/")
 

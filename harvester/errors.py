@@ -52,6 +52,10 @@ class ConfigError(HarvestError):
         self.message = message
         self.hint = hint
 
+    def format_message(self) -> str:
+        """The text click would show for it: "Invalid value for '--x': ..." when a hint is given."""
+        return f"Invalid value for {self.hint}: {self.message}" if self.hint else self.message
+
 
 class CorruptCheckpoint(ConfigError):
     """A stored checkpoint cannot be read (exit 2, for every command).

@@ -21,7 +21,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-import click
+from harvester.errors import ConfigError
 
 HINT = "'--geolite' (environment variable GEOLITE_PATH)"
 
@@ -33,15 +33,15 @@ class GeoLite:
         import maxminddb
 
         if not os.path.isfile(path):
-            raise click.BadParameter(
+            raise ConfigError(
                 f"{path!r}: no such file; give the path of a GeoLite2-City.mmdb file, or leave "
                 "it unset to let the Elasticsearch geoip processor locate addresses",
-                param_hint=HINT)
+                hint=HINT)
         try:
             self._reader = maxminddb.open_database(path)
         except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
-            raise click.BadParameter(f"{path!r} is not a MaxMind DB (.mmdb) file: {exc}",
-                                     param_hint=HINT) from None
+            raise ConfigError(f"{path!r} is not a MaxMind DB (.mmdb) file: {exc}",
+                                     hint=HINT) from None
         self.path = path
         self.database_type = str(self._reader.metadata().database_type)
         self.lookup = lru_cache(maxsize=100_000)(self._lookup)
@@ -112,7 +112,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
                  "set GEOLITE_PATH to locate addresses here (else the ingest pipelines' geoip)")]
     try:
         geo = GeoLite(path)
-    except click.ClickException as exc:
+    except ConfigError as exc:
         return [("geolite", "failed", exc.format_message())]
     try:
         from datetime import UTC, datetime

@@ -5,6 +5,20 @@ failures (connection errors, timeouts, 5xx, 429, and bodies cut short) are retri
 exponential backoff and jitter, honouring Retry-After in seconds or as an HTTP date. What
 is left is raised as ServiceError naming the service, the host, the endpoint and the answer,
 never the credentials.
+
+`RetryPolicy` is the one policy (attempts, backoff formula, timeout) of the project, read
+once from HARVEST_RETRY_ATTEMPTS / HARVEST_RETRY_BASE_DELAY / HARVEST_HTTP_TIMEOUT. Where
+its loop runs:
+- `request` here: Opencast and every plain HTTP upstream;
+- the Zoom client: the same policy and `delay`, plus Zoom's own answers (a refused token is
+  renewed once, the daily rate limit is not waited out);
+- the Elasticsearch sink and `harvester.elasticsearch.errors.call`: the same policy, around
+  the client library's calls (the client's own retries are off), and per-document retries of
+  a bulk request's rejected items;
+- AWS (S3, MediaConvert): botocore's retries, with HARVEST_RETRY_ATTEMPTS as its total
+  attempts (harvester.aws); the SQS sink instead sets botocore to one attempt and retries
+  with this policy, because a batch's rejected entries must be re-sent too and the two
+  loops would otherwise multiply.
 """
 
 from __future__ import annotations
@@ -41,11 +55,12 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls, **overrides) -> RetryPolicy:
-        """Defaults from HARVEST_RETRY_ATTEMPTS / HARVEST_RETRY_BASE_DELAY / HARVEST_HTTP_TIMEOUT."""
+        """From HARVEST_RETRY_ATTEMPTS / HARVEST_RETRY_BASE_DELAY / HARVEST_HTTP_TIMEOUT (defaults:
+        the settings registry, harvester.config)."""
         policy = cls(
-            attempts=max(1, env_int("HARVEST_RETRY_ATTEMPTS", 5, minimum=1) or 5),
-            base_delay=env_float("HARVEST_RETRY_BASE_DELAY", 1.0) or 0.0,
-            timeout=env_float("HARVEST_HTTP_TIMEOUT", 30.0, minimum=0.001) or 30.0,
+            attempts=env_int("HARVEST_RETRY_ATTEMPTS", minimum=1) or 1,
+            base_delay=env_float("HARVEST_RETRY_BASE_DELAY") or 0.0,
+            timeout=env_float("HARVEST_HTTP_TIMEOUT", minimum=0.001) or 0.001,
         )
         for k, v in overrides.items():
             setattr(policy, k, v)

@@ -224,8 +224,8 @@ def init(es_host: str, kibana_url: str, timeout: float, no_up: bool) -> None:
       harvest dev init
       harvest dev init --no-up --es-host http://es.internal:9200 --kibana-url http://kibana.internal:5601
     """
-    from harvester.commands.setup import load_objects
     from harvester.elasticsearch.client import es_client
+    from harvester.elasticsearch.loading import load_objects
 
     if not no_up:
         compose("up", "-d")

@@ -14,6 +14,7 @@ import click
 
 from harvester.cli import HarvestCommand
 from harvester.config import env, mask, secret_values
+from harvester.errors import ConfigError
 
 Check = tuple[str, str, str]  # (service, status, detail)
 
@@ -31,7 +32,7 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, click.ClickException):
+    if isinstance(exc, click.ClickException | ConfigError):
         text = exc.format_message()
     return text.splitlines()[0][:300]
 

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import click
-
 from harvester.config import env, env_bool, mask_url
 from harvester.elasticsearch.errors import EsCallError
+from harvester.errors import ConfigError
 from harvester.http import RetryPolicy
 
 log = logging.getLogger("harvester.elasticsearch")
@@ -57,17 +56,17 @@ def es_url(host: str | None) -> tuple[str, tuple[str, str] | None]:
     """
     raw = (host or "").strip()
     if not raw:
-        raise click.BadParameter("an Elasticsearch host is required", param_hint=HOST_HINT)
+        raise ConfigError("an Elasticsearch host is required", hint=HOST_HINT)
     if "://" not in raw:
         raw = "http://" + raw
     parts = urlsplit(raw)
     shown = mask_url(host or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{shown!r} is not host:port or an http(s) URL", param_hint=HOST_HINT)
+        raise ConfigError(f"{shown!r} is not host:port or an http(s) URL", hint=HOST_HINT)
     try:
         port = parts.port
     except ValueError:
-        raise click.BadParameter(f"{shown!r} has an invalid port", param_hint=HOST_HINT) from None
+        raise ConfigError(f"{shown!r} has an invalid port", hint=HOST_HINT) from None
     if port is None:
         port = 9200 if "://" not in (host or "") else (443 if parts.scheme == "https" else 80)
     auth = (parts.username, parts.password or "") if parts.username else None
@@ -167,7 +166,7 @@ def settings_from_env(host: str | None, timeout: float | None) -> Settings:
     s = Settings(url, timeout)
     api_key, user, password = env("ES_API_KEY"), env("ES_USER"), env("ES_PASSWORD")
     if password and not user:
-        raise click.UsageError("ES_PASSWORD is set but ES_USER is not; set both (or ES_API_KEY)")
+        raise ConfigError("ES_PASSWORD is set but ES_USER is not; set both (or ES_API_KEY)")
     if api_key:
         s.api_key = api_key
     elif user:
@@ -176,32 +175,32 @@ def settings_from_env(host: str | None, timeout: float | None) -> Settings:
         s.basic = url_auth
     mode = (env("ES_AWS_AUTH") or "auto").strip().lower()
     if mode not in AWS_AUTH_VALUES:
-        raise click.UsageError(f"invalid value for ES_AWS_AUTH: {mode!r} (auto, sigv4 or none)")
+        raise ConfigError(f"invalid value for ES_AWS_AUTH: {mode!r} (auto, sigv4 or none)")
     hostname = urlsplit(url).hostname or ""
     target = aws_target(hostname)
     if mode == "sigv4" or (mode == "auto" and target and not (s.api_key or s.basic)):
         if s.api_key or s.basic:
-            raise click.UsageError("ES_AWS_AUTH=sigv4 signs every request with AWS credentials; unset "
+            raise ConfigError("ES_AWS_AUTH=sigv4 signs every request with AWS credentials; unset "
                                    "ES_USER/ES_PASSWORD/ES_API_KEY (or set ES_AWS_AUTH=none for them)")
         s.sigv4 = _aws_scope(target)
     if url.startswith("https://"):
         ca_certs = env("ES_CA_CERTS")
         if ca_certs:
             if not os.path.isfile(ca_certs):
-                raise click.UsageError(f"invalid value for ES_CA_CERTS: {ca_certs!r} is not a file")
+                raise ConfigError(f"invalid value for ES_CA_CERTS: {ca_certs!r} is not a file")
             s.ca_certs = ca_certs
-        s.verify = env_bool("ES_VERIFY_CERTS", True)
+        s.verify = env_bool("ES_VERIFY_CERTS")
     return s
 
 
 def _aws_scope(target: tuple[str, str] | None) -> tuple[str, str]:
     service = (env("ES_AWS_SERVICE") or (target[1] if target else "es")).strip().lower()
     if service not in AWS_SERVICES:
-        raise click.UsageError(f"invalid value for ES_AWS_SERVICE: {service!r} (es, or aoss for "
+        raise ConfigError(f"invalid value for ES_AWS_SERVICE: {service!r} (es, or aoss for "
                                "OpenSearch Serverless)")
     region = (target[0] if target else None) or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
     if not region:
-        raise click.UsageError("ES_AWS_AUTH=sigv4 needs a region: the host name has none "
+        raise ConfigError("ES_AWS_AUTH=sigv4 needs a region: the host name has none "
                                "(…<region>.es.amazonaws.com); set AWS_REGION")
     return region, service
 
@@ -211,7 +210,7 @@ def _aws_credentials():
 
     credentials = boto3.session.Session().get_credentials()
     if credentials is None:
-        raise click.UsageError("no AWS credentials to sign Elasticsearch/OpenSearch requests "
+        raise ConfigError("no AWS credentials to sign Elasticsearch/OpenSearch requests "
                                "(ES_AWS_AUTH=sigv4): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                                "AWS_PROFILE, or give the host a role")
     return credentials

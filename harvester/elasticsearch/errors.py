@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-import click
-
 from harvester.errors import AuthenticationError, HarvestError, ServiceError
 from harvester.http import RetryPolicy
 
@@ -103,7 +101,7 @@ def call(what: str, fn: Callable[[], T], policy: RetryPolicy | None = None) -> T
     for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
-        except (HarvestError, click.ClickException):
+        except HarvestError:
             raise
         except Exception as exc:
             if not is_transient(exc) or attempt == policy.attempts:

@@ -32,11 +32,11 @@ def _open_one(target: str, dataset: Dataset, options: Mapping[str, object],
 
         return open_archive_sink(target, dataset, options)
     if archive_only:
-        import click
+        from harvester.errors import ConfigError
 
-        raise click.BadParameter(
+        raise ConfigError(
             f"{target!r} is not an archive target; use s3://bucket/prefix/ or dir:PATH",
-            param_hint="'--archive'")
+            hint="'--archive'")
     if target == "-":
         from harvester.sinks.jsonlines import StdoutSink
 

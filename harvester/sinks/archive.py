@@ -26,10 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
-
 from harvester.datasets import Dataset
-from harvester.errors import DeliveryError
+from harvester.errors import ConfigError, DeliveryError
 from harvester.sinks.base import Sink
 from harvester.sinks.jsonlines import dumps
 
@@ -299,19 +297,19 @@ def open_store(target: str, *, what: str = "'--output' / '--archive'") -> Store:
     if target.startswith("s3://"):
         bucket, _, prefix = target[len("s3://"):].partition("/")
         if not bucket or not re.match(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", bucket):
-            raise click.BadParameter(f"{target!r}: expected s3://bucket/prefix/ with a valid bucket name",
-                                     param_hint=what)
+            raise ConfigError(f"{target!r}: expected s3://bucket/prefix/ with a valid bucket name",
+                                     hint=what)
         return S3Store(bucket, prefix)
     if target.startswith("dir:"):
         path = target[len("dir:"):]
         if not path.strip():
-            raise click.BadParameter(f"{target!r}: expected dir:PATH", param_hint=what)
+            raise ConfigError(f"{target!r}: expected dir:PATH", hint=what)
         if os.path.exists(path) and not os.path.isdir(path):
-            raise click.BadParameter(f"{target!r}: {path} exists and is not a directory",
-                                     param_hint=what)
+            raise ConfigError(f"{target!r}: {path} exists and is not a directory",
+                                     hint=what)
         return LocalStore(path)
-    raise click.BadParameter(f"{target!r} is not an archive; use s3://bucket/prefix/ or dir:PATH",
-                             param_hint=what)
+    raise ConfigError(f"{target!r} is not an archive; use s3://bucket/prefix/ or dir:PATH",
+                             hint=what)
 
 
 def open_archive_sink(target: str, dataset: Dataset, options: Mapping[str, object] | None = None) -> Sink:
@@ -330,7 +328,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
         return [("archive", "not configured", "HARVEST_ARCHIVE is not set")]
     try:
         store = open_store(target, what="HARVEST_ARCHIVE")
-    except click.BadParameter as exc:
+    except ConfigError as exc:
         return [("archive", "failed", exc.format_message())]
     if isinstance(store, S3Store):
         store.attempts = 1  # doctor answers in seconds: one attempt, no retry cycle
@@ -342,7 +340,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
         return [("archive", "failed", f"{store.description}: {probe} is not writable")]
     try:
         store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.root, MaxKeys=1)
-    except click.UsageError as exc:  # no region configured
+    except ConfigError as exc:  # no region configured
         return [("archive", "failed", exc.format_message())]
     except Exception as exc:
         if not _is_botocore(exc):

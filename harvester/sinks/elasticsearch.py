@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import click
-
 from harvester.config import env, env_int
 from harvester.datasets import Dataset
 from harvester.elasticsearch.client import HOST_HINT, SearchClient, describe_host, es_client, es_url
@@ -41,7 +39,7 @@ from harvester.elasticsearch.errors import (
     is_transient,
     translate,
 )
-from harvester.errors import DeliveryError, HarvestError, ServiceError
+from harvester.errors import ConfigError, DeliveryError, HarvestError, ServiceError
 from harvester.http import RetryPolicy
 from harvester.sinks.base import Sink
 from harvester.sinks.jsonlines import dumps
@@ -99,8 +97,8 @@ def validate_index(name: str, option: str = "--index") -> str:
     bad = set('\\/*?"<>| ,#:')
     if (not name or name != name.lower() or name[0] in "_-+" or set(name) & bad
             or name in (".", "..") or len(name.encode()) > 230):
-        raise click.BadParameter(f"{name!r} is not a valid index name (lowercase, no spaces or "
-                                 "\\/*?\"<>|,#:, not starting with _ - +)", param_hint=f"'{option}'")
+        raise ConfigError(f"{name!r} is not a valid index name (lowercase, no spaces or "
+                                 "\\/*?\"<>|,#:, not starting with _ - +)", hint=f"'{option}'")
     return name
 
 
@@ -244,7 +242,7 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
             pipeline = None
     else:
         pipeline = PIPELINES.get(dataset.name)
-    chunk_size = env_int("ES_BULK_SIZE", 500, minimum=1) or 500
+    chunk_size = env_int("ES_BULK_SIZE", minimum=1) or 1
     client = es_client(str(options["es_host"]) if options.get("es_host") else None)
     return ElasticsearchSink(dataset, client, index=str(index) if index else None, pipeline=pipeline,
                              chunk_size=chunk_size, shape=shaper_for(dataset, geolite))
@@ -258,7 +256,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
         return [("elasticsearch", "not configured", "ES_HOST is not set")]
     try:
         client = es_client(timeout=min(RetryPolicy.from_env().timeout, 10.0))
-    except click.ClickException as exc:
+    except ConfigError as exc:
         return [("elasticsearch", "failed", exc.format_message())]
     host = describe_host(client)
     try:
@@ -266,7 +264,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
             server = client.server
         with es_errors("cluster health"):
             health = "serverless" if server.serverless else client.health().get("status", "unknown")
-        from harvester.commands.setup import expected_objects
+        from harvester.elasticsearch.loading import expected_objects
 
         missing = []
         templates, pipelines = expected_objects()

@@ -54,7 +54,7 @@ class SqsSink(Sink):
         self.fifo = queue_name.endswith(".fifo")
         self.group_id = env("SQS_MESSAGE_GROUP_ID") or f"harvester-{dataset.name}"
         self.policy = policy or RetryPolicy.from_env()
-        self.concurrency = env_int("SQS_CONCURRENCY", 4, minimum=1) or 1
+        self.concurrency = env_int("SQS_CONCURRENCY", minimum=1) or 1
         self._client = client
         self._count_lock = threading.Lock()
         self._url: str | None = None

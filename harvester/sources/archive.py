@@ -22,9 +22,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import click
-
-from harvester.errors import ServiceError
+from harvester.errors import ConfigError, ServiceError
 from harvester.sinks.archive import (
     BATCH_RE,
     DAY_RE,
@@ -90,11 +88,11 @@ def open_source(source: str) -> tuple[Store, str]:
     location = source[len("dir:"):] if source.startswith("dir:") else source
     store = LocalStore("/")
     if not location.strip():
-        raise click.BadParameter(f"{source!r}: expected s3://bucket/prefix/, dir:PATH or a path",
-                                 param_hint="'SOURCE'")
+        raise ConfigError(f"{source!r}: expected s3://bucket/prefix/, dir:PATH or a path",
+                                 hint="'SOURCE'")
     location = os.path.abspath(os.path.expanduser(location))
     if not _has_wildcard(location) and not os.path.exists(location):
-        raise click.BadParameter(f"{source!r}: no such file or directory", param_hint="'SOURCE'")
+        raise ConfigError(f"{source!r}: no such file or directory", hint="'SOURCE'")
     return store, location
 
 

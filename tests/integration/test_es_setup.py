@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from harvester.commands.setup import TEMPLATES_DIR, expected_objects
+from harvester.elasticsearch.loading import TEMPLATES_DIR, expected_objects
 from tests.conftest import free_port
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 

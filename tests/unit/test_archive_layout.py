@@ -8,13 +8,12 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 
-import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harvester.datasets import EPISODES, USERACTIONS
-from harvester.errors import DeliveryError
+from harvester.errors import ConfigError, DeliveryError
 from harvester.sinks.archive import (
     ArchiveSink,
     LocalStore,
@@ -187,14 +186,14 @@ def test_failed_write_raises_delivery_error_and_keeps_sequence(tmp_path, monkeyp
     ("ftp://x", "is not an archive"),
 ])
 def test_bad_targets_are_usage_errors(target, message):
-    with pytest.raises(click.BadParameter) as err:
+    with pytest.raises(ConfigError) as err:
         open_store(target)
     assert message in err.value.format_message()
 
 
 def test_a_file_is_not_an_archive_directory(tmp_path):
     (tmp_path / "f").write_text("x")
-    with pytest.raises(click.BadParameter, match="not a directory"):
+    with pytest.raises(ConfigError, match="not a directory"):
         open_archive_sink(f"dir:{tmp_path / 'f'}", USERACTIONS, {})
 
 

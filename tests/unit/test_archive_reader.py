@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-import click
 import pytest
 
+from harvester.errors import ConfigError
 from harvester.sinks.archive import LocalStore, batch_name, encode_batch, partition_name
 from harvester.sources.archive import Batch, BatchRef, Filters, Problem, iter_batches, iter_refs, open_source
 
@@ -86,9 +86,9 @@ def test_wildcards(archive):
 
 
 def test_missing_source_is_a_usage_error(tmp_path):
-    with pytest.raises(click.BadParameter, match="no such file or directory"):
+    with pytest.raises(ConfigError, match="no such file or directory"):
         open_source(f"dir:{tmp_path}/absent")
-    with pytest.raises(click.BadParameter):
+    with pytest.raises(ConfigError):
         open_source("dir:")
 
 

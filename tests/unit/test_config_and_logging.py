@@ -2,10 +2,10 @@ import json
 import logging
 import os
 
-import click
 import pytest
 
 from harvester.config import SETTINGS, load_env, mask, parse_dotenv, secret_values
+from harvester.errors import ConfigError
 from harvester.http import parse_retry_after
 from harvester.logconfig import setup_logging
 from harvester.sinks.sqs import MAX_REQUEST_BYTES, batches
@@ -28,7 +28,7 @@ def test_env_file_option_and_beside_script(tmp_path, monkeypatch):
     load_env(str(other))
     assert os.environ["SQS_QUEUE_NAME"] == "prod"
     monkeypatch.delenv("SQS_QUEUE_NAME")
-    with pytest.raises(click.UsageError, match="no such file"):
+    with pytest.raises(ConfigError, match="no such file"):
         load_env(str(tmp_path / "missing.env"))
     script_dir = tmp_path / "bin"
     script_dir.mkdir()
@@ -41,7 +41,7 @@ def test_env_file_option_and_beside_script(tmp_path, monkeypatch):
 def test_malformed_dotenv_line_is_named(tmp_path):
     p = tmp_path / ".env"
     p.write_text("A=1\n\n# comment\nB='unterminated\nC=3\n")
-    with pytest.raises(click.UsageError, match=r"line 4"):
+    with pytest.raises(ConfigError, match=r"line 4"):
         parse_dotenv(p)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harvester.errors import ConfigError
 from harvester.geoip import GeoLite, logstash_fields, open_geolite
 from harvester.sinks.es_documents import dated_index, parse_user_agent, useraction_document
 from harvester.sources.zoom_original import original_meeting, original_session, split_location
@@ -68,12 +69,11 @@ def test_geoip_fields_are_the_logstash_filters(tmp_path):
 
 @pytest.mark.parametrize("name", ["missing.mmdb", "junk.mmdb"])
 def test_a_bad_geolite_file_is_a_usage_error(tmp_path, name):
-    import click
 
     (tmp_path / "junk.mmdb").write_bytes(b"\x00" * 64)
-    with pytest.raises(click.BadParameter) as err:
+    with pytest.raises(ConfigError) as err:
         open_geolite(str(tmp_path / name))
-    assert "GEOLITE_PATH" in err.value.format_message() or "GEOLITE_PATH" in str(err.value.param_hint)
+    assert "GEOLITE_PATH" in err.value.format_message() or "GEOLITE_PATH" in str(err.value.hint)
 
 
 def test_index_names_take_a_prefix_or_the_logstash_date_pattern():

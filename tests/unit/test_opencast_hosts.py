@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import click
 import pytest
 
 from harvester.config import normalize_host
+from harvester.errors import ConfigError
 from harvester.sinks.elasticsearch import es_url
 from harvester.sources.opencast import OpencastClient
 
@@ -21,7 +21,7 @@ def test_a_bare_opencast_host_means_http(given, expected):
 
 
 def test_an_invalid_opencast_host_is_a_usage_error_naming_the_settings():
-    with pytest.raises(click.UsageError, match="MATTERHORN_ENGAGE_HOST.*http is assumed"):
+    with pytest.raises(ConfigError, match="MATTERHORN_ENGAGE_HOST.*http is assumed"):
         OpencastClient("http://host:notaport", "u", "p")
 
 

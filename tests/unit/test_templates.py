@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harvester.commands.setup import TEMPLATES_DIR, expected_objects, read_objects
 from harvester.datasets import REGISTRY
+from harvester.elasticsearch.loading import TEMPLATES_DIR, expected_objects, read_objects
 from harvester.sinks.elasticsearch import PIPELINES
 from tests.standins.elasticsearch import ElasticsearchStandIn, EsError, Index
 

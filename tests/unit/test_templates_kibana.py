@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harvester.commands.setup import TEMPLATES_DIR
+from harvester.elasticsearch.loading import TEMPLATES_DIR
 from tests.unit.test_templates import template_for_index
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-import click
-
 from harvester.aws import NO_CREDENTIALS
-from harvester.errors import AuthenticationError, ServiceError
+from harvester.errors import AuthenticationError, ConfigError, ServiceError
 from harvester.sources.mediaconvert.jobs import ACTIVE, PAGE_SIZE, SERVICE, STATUSES
 
 _AUTH_CODES = {"ForbiddenException", "AccessDeniedException", "UnrecognizedClientException",
@@ -28,7 +26,7 @@ def _aws_errors(service: str, what: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError:
-        raise click.UsageError(f"no AWS credentials for {service}: {NO_CREDENTIALS}") from None
+        raise ConfigError(f"no AWS credentials for {service}: {NO_CREDENTIALS}") from None
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code = err.get("Code") or "error"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import click
-
 from harvester.errors import HarvestError
 from harvester.sources.mediaconvert.client import _aws_errors, aws_client, make_client
 from harvester.sources.mediaconvert.jobs import SERVICE
@@ -37,7 +35,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
         with _aws_errors(SERVICE, "list_jobs"):
             client.list_jobs(MaxResults=1)
         checks.append((SERVICE, "ok", f"list_jobs answered at {where}"))
-    except (HarvestError, click.ClickException) as exc:
+    except HarvestError as exc:
         checks.append((SERVICE, "failed", str(exc)))
     queue = env("MEDIACONVERT_EVENTS_QUEUE")
     if queue:
@@ -47,7 +45,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
             with _aws_errors("SQS", f"queue {queue}"):
                 sqs.get_queue_url(QueueName=queue)
             checks.append((name, "ok", f"queue {queue} exists"))
-        except (HarvestError, click.ClickException) as exc:
+        except HarvestError as exc:
             checks.append((name, "failed", str(exc)))
     return checks
 
