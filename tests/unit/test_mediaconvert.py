@@ -14,8 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harvester.commands.mediaconvert import check_output, checkpoint_name, render_table
-from harvester.errors import CorruptCheckpoint
+from harvester.commands.mediaconvert import check_output
+from harvester.errors import ConfigError, CorruptCheckpoint
+from harvester.jobs.mediaconvert import (
+    DEFAULT_WINDOW,
+    LiveTable,
+    MediaConvertSettings,
+    checkpoint_name,
+    plan_window,
+    render_table,
+)
 from harvester.sources import mediaconvert as mc
 from harvester.state.checkpoint import LocalCheckpoint, PollState, PollStateJson, TypedCheckpoint
 
@@ -168,6 +176,26 @@ def test_checkpoint_name_per_filter():
     a = checkpoint_name("Default", ())
     assert a.startswith("mediaconvert-") and a != checkpoint_name(None, ("ERROR",))
     assert checkpoint_name(None, ("ERROR", "COMPLETE")) == checkpoint_name(None, ("COMPLETE", "ERROR"))
+
+
+def test_settings_normalize_statuses_and_parse_since_once(monkeypatch):
+    monkeypatch.setenv("MEDIACONVERT_CHECKPOINT_KEY", "harvest/mc")
+    settings = MediaConvertSettings.from_options(statuses=("error", "ERROR", "complete"), since="6h", now=NOW)
+    assert settings.statuses == ("ERROR", "COMPLETE")
+    assert settings.since == NOW - timedelta(hours=6)
+    assert settings.name == checkpoint_name(None, ("ERROR", "COMPLETE"))
+    assert settings.s3_key == "harvest/mc." + settings.name.removeprefix("mediaconvert-")
+    assert MediaConvertSettings.from_options(now=NOW).s3_key == "harvest/mc"  # unfiltered: the key itself
+    with pytest.raises(ConfigError, match="neither a duration") as caught:
+        MediaConvertSettings.from_options(since="yesterday", now=NOW)
+    assert caught.value.hint == "'--since'"
+
+
+def test_window_from_since_then_the_checkpoint_with_overlap_then_24h():
+    state = PollState(at(-300), {})
+    assert plan_window(at(-60), state, NOW, "file x") == (at(-60), "--since")
+    assert plan_window(None, state, NOW, "file x") == (at(-300) - mc.WINDOW_OVERLAP, "checkpoint file x")
+    assert plan_window(None, PollState(), NOW, "file x") == (NOW - DEFAULT_WINDOW, "default 24h")
 
 
 def test_statuses_to_list_keeps_active_ones_for_tracking():
@@ -402,8 +430,6 @@ def test_poller_repolls_active_jobs_and_filters_statuses(stubbed):
 
 def test_live_table_redraws_in_place():
     import io
-
-    from harvester.commands.mediaconvert import LiveTable
 
     tracker = mc.Tracker()
     tracker.update(mc.job_document(job("run", "PROGRESSING", Timing={"StartTime": at(0)}), NOW))

@@ -39,17 +39,19 @@ def _aws_errors(service: str, what: str) -> Iterator[None]:
         raise ServiceError(service, f"{what}: {exc}") from None
 
 
-def aws_client(service: str, *, max_attempts: int | None = None) -> Any:
-    """A client with adaptive retries: MediaConvert's request quotas are low, so throttling
-    slows the client down before it retries. Missing region or credentials exit 2 before any call."""
+def aws_client(service: str, *, attempts: int | None = None) -> Any:
+    """harvester.aws.client with adaptive retries: MediaConvert's request quotas are low, so
+    throttling slows the client down before it retries. `attempts` as there (total attempts,
+    the first included; default HARVEST_RETRY_ATTEMPTS). Missing region or credentials exit 2
+    before any call."""
     from harvester.aws import client
 
-    return client(service, attempts=max_attempts, retry_mode="adaptive", require_credentials=True)
+    return client(service, attempts=attempts, retry_mode="adaptive", require_credentials=True)
 
 
-def make_client(*, max_attempts: int | None = None) -> Any:
+def make_client(*, attempts: int | None = None) -> Any:
     """The MediaConvert client (the regional endpoint boto3 resolves; no describe_endpoints)."""
-    return aws_client("mediaconvert", max_attempts=max_attempts)
+    return aws_client("mediaconvert", attempts=attempts)
 
 
 class JobLister:

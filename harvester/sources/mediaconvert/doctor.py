@@ -30,7 +30,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
         return [(SERVICE, "not configured", "no AWS credentials")]
     checks: list[tuple[str, str, str]] = []
     try:
-        client = make_client(max_attempts=1)
+        client = make_client(attempts=1)
         where = client.meta.endpoint_url
         with _aws_errors(SERVICE, "list_jobs"):
             client.list_jobs(MaxResults=1)
@@ -41,7 +41,7 @@ def doctor_check() -> list[tuple[str, str, str]]:
     if queue:
         name = "MediaConvert events (SQS)"
         try:
-            sqs = aws_client("sqs", max_attempts=1)
+            sqs = aws_client("sqs", attempts=1)
             with _aws_errors("SQS", f"queue {queue}"):
                 sqs.get_queue_url(QueueName=queue)
             checks.append((name, "ok", f"queue {queue} exists"))
