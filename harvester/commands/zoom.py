@@ -1,7 +1,7 @@
 """`harvest zoom`: Zoom meetings and participant sessions (API v2) -> Elasticsearch or stdout.
 
 Reads options, builds the Zoom source, the two sinks (meetings, sessions) and the checkpoint,
-and hands them to harvester.sources.zoom_run; fetching and normalizing live in the source.
+and hands them to harvester.jobs.zoom; fetching and normalizing live in the source.
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
     """
     from harvester.datasets import MEETINGS, SESSIONS, ZOOM_MEETINGS, ZOOM_SESSIONS
     from harvester.geoip import open_geolite
+    from harvester.jobs.zoom import RunResult, harvest, parse_checkpoint, plan_days, summary
     from harvester.sinks import open_sink
-    from harvester.sources.zoom import ZoomCredentials, ZoomSource, open_api, rates_from_env
-    from harvester.sources.zoom_original import RestyledSink, original_meeting, session_converter
-    from harvester.sources.zoom_run import RunResult, harvest, parse_checkpoint, plan_days, summary
+    from harvester.sources.zoom.original_style import RestyledSink, original_meeting, session_converter
+    from harvester.sources.zoom.source import ZoomCredentials, ZoomSource, open_api, rates_from_env
     from harvester.state.checkpoint import open_checkpoint
     from harvester.state.lock import run_lock
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from harvester.errors import AuthenticationError
 from harvester.http import RetryPolicy
-from harvester.sources.zoom import dashboard_unavailable, skippable
-from harvester.sources.zoom_api import (
+from harvester.jobs.zoom import six_months_before
+from harvester.sources.zoom.api import (
     DailyLimitReached,
     Pacer,
     Rate,
@@ -21,7 +21,7 @@ from harvester.sources.zoom_api import (
     ZoomAuth,
     new_api,
 )
-from harvester.sources.zoom_run import six_months_before
+from harvester.sources.zoom.source import dashboard_unavailable, skippable
 from tests.standins.zoom import ZoomStandIn, too_many
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.sources.zoom import encode_uuid
-from harvester.sources.zoom_records import (
+from harvester.sources.zoom.records import (
     clock_seconds,
     meeting_doc,
     parse_time,
@@ -14,6 +13,7 @@ from harvester.sources.zoom_records import (
     session_id,
     valid_ip,
 )
+from harvester.sources.zoom.source import encode_uuid
 
 MEETING = {"uuid": "abc+/def==", "id": 912345678, "topic": "CSCI E-1", "host": "Prof X",
            "email": "x@example.edu", "start_time": "2026-11-23T14:00:00Z", "end_time": "2026-11-23T15:15:30Z",

@@ -21,7 +21,7 @@ import click
 
 from harvester.errors import HarvestError
 from harvester.sinks.base import Sink
-from harvester.sources.zoom import DayResult, ZoomSource
+from harvester.sources.zoom.source import DayResult, ZoomSource
 
 log = logging.getLogger("harvester.zoom")
 

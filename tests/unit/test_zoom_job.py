@@ -8,9 +8,9 @@ import click
 import pytest
 
 from harvester.errors import HarvestError
+from harvester.jobs.zoom import Plan, RunResult, harvest, parse_checkpoint, plan_days, summary
 from harvester.sinks.base import Sink
-from harvester.sources.zoom import DayResult, doctor_check
-from harvester.sources.zoom_run import Plan, RunResult, harvest, parse_checkpoint, plan_days, summary
+from harvester.sources.zoom.source import DayResult, doctor_check
 from tests.standins.zoom import ZoomStandIn
 
 TODAY = date(2026, 11, 24)

@@ -1,6 +1,6 @@
 """How to talk to Zoom API v2: Server-to-Server OAuth, pacing, retries, and Zoom's error shapes.
 
-"What to fetch" lives in harvester.sources.zoom; this module knows only how. Zoom's rate
+"What to fetch" lives in harvester.sources.zoom.source; this module knows only how. Zoom's rate
 limits are per account and shared by every app on it, so the harvester paces itself per rate
 category instead of discovering the limit through 429s; a per-second 429 is still retried
 (honouring Retry-After as seconds or an HTTP date), while a daily-limit 429 stops the run at

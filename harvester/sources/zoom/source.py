@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from harvester.config import env
 from harvester.errors import ServiceError
-from harvester.sources.zoom_api import (
+from harvester.sources.zoom.api import (
     HEAVY,
     RESOURCE_INTENSIVE,
     Rate,
@@ -26,7 +26,7 @@ from harvester.sources.zoom_api import (
     ZoomApiError,
     new_api,
 )
-from harvester.sources.zoom_records import meeting_doc, number_stays, session_doc
+from harvester.sources.zoom.records import meeting_doc, number_stays, session_doc
 
 log = logging.getLogger("harvester.zoom")
 
