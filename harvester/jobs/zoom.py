@@ -5,23 +5,25 @@ given) harvest every day after it up to yesterday, so a host that was down for a
 catches up by itself; a first cron run starts with yesterday. Backfills (`--date`,
 `--start-date/--end-date`) move it only over days that directly follow it, so re-harvesting
 an old day never moves it back and a gap is never jumped. A day counts as harvested once all
-of its documents were delivered and the sinks flushed.
+of its documents were delivered and the sinks flushed: each day is one `pipeline.deliver`,
+whose `commit` moves the checkpoint.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
-import time
-from collections.abc import Iterable, Mapping
+import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import click
 
-from harvester.errors import HarvestError
+from harvester.pipeline import Delivery, RoutedSink, batched, deliver
 from harvester.sinks.base import Sink
-from harvester.sources.zoom.source import DayResult, ZoomSource
+from harvester.sources.zoom.source import DayResult, ZoomCredentials, ZoomSource, open_api, rates_from_env
+from harvester.state.checkpoint import Day, TypedCheckpoint, open_typed
+from harvester.state.lock import run_lock
 
 log = logging.getLogger("harvester.zoom")
 
@@ -33,6 +35,32 @@ def six_months_before(today: date) -> date:
     """The oldest day Zoom's Dashboard and Report APIs still serve."""
     year, month = (today.year, today.month - 6) if today.month > 6 else (today.year - 1, today.month + 6)
     return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ZoomJob:
+    """What one `harvest zoom` run does, built once from the options and the registry."""
+
+    credentials: ZoomCredentials
+    day: date | None = None
+    start: date | None = None
+    end: date | None = None
+    destination: str = "index"  # index (Elasticsearch) or stdout
+    es_host: str | None = None
+    original: bool = True  # the original harvester's document style
+    meetings_index: str | None = None  # default: by style
+    sessions_index: str | None = None
+    geolite: str | None = None
+    archive: str | None = None
+    update_checkpoint: bool | None = None  # default: yes for index, no for stdout
+    checkpoint_bucket: str | None = None
+    checkpoint_key: str | None = None
+    redis_url: str | None = None
+
+    @property
+    def covered(self) -> tuple[str, str]:
+        """The index prefixes the templates cover in this style (and the default prefixes)."""
+        return ("meetings", "sessions") if self.original else ("zoom-meetings", "zoom-sessions")
 
 
 @dataclass
@@ -76,20 +104,11 @@ def plan_days(*, day: date | None, start: date | None, end: date | None, checkpo
     return Plan([start + timedelta(days=i) for i in range((end - start).days + 1)], True)
 
 
-def parse_checkpoint(value: str | None, where: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise HarvestError(f"checkpoint {where} holds {value[:40]!r}, not a YYYY-MM-DD day; "
-                           "fix or delete it, or give --date") from None
-
-
 @dataclass
 class RunResult:
     days: list[DayResult] = field(default_factory=list)
     checkpoint: date | None = None
+    api_calls: int = 0
 
     @property
     def meetings(self) -> int:
@@ -104,48 +123,48 @@ class RunResult:
         return [s for d in self.days for s in d.skipped]
 
 
-def _deliver(docs: Iterable[dict], sinks: Mapping[str, Sink]) -> None:
-    """Batches per document type; every batch is delivered or the run fails."""
-    buffers: dict[str, list[dict]] = {kind: [] for kind in sinks}
-    for doc in docs:
-        buf = buffers[doc["doc_type"]]
-        buf.append(doc)
-        if len(buf) >= BATCH_SIZE:
-            sinks[doc["doc_type"]].write(buf)
-            buffers[doc["doc_type"]] = []
-    for kind, buf in buffers.items():
-        if buf:
-            sinks[kind].write(buf)
-    for sink in {id(s): s for s in sinks.values()}.values():
-        sink.flush()
+def routed(meetings: Sink, sessions: Sink) -> RoutedSink:
+    """One sink for the day's documents: meetings and sessions each to their own dataset."""
+    return RoutedSink({"meeting": meetings, "session": sessions}, key=lambda doc: doc["doc_type"],
+                      batch_size=BATCH_SIZE)
 
 
-def harvest(source: ZoomSource, plan: Plan, sinks: Mapping[str, Sink], checkpoint, *, today: date,
-            result: RunResult, update: bool = True) -> RunResult:
-    """Harvest `plan.days` in order into `sinks` ({"meeting": sink, "session": sink}).
+def advances(day: date, checkpoint: date | None, *, explicit: bool, today: date) -> bool:
+    """Whether a harvested `day` becomes the checkpoint (see the module docstring)."""
+    if day >= today:
+        return False
+    follows = checkpoint is not None and day == checkpoint + timedelta(days=1)
+    return follows or (not explicit and (checkpoint is None or day > checkpoint))
+
+
+def harvest(source: ZoomSource, plan: Plan, sink: Sink, checkpoint: TypedCheckpoint[date], *,
+            today: date, result: RunResult, update: bool = True) -> RunResult:
+    """Harvest `plan.days` in order into `sink` (see `routed`), one delivery per day.
 
     `result.checkpoint` is the stored checkpoint; `result` is filled in as days complete, so a
     caller still has the counts when a failure (daily rate limit, a service down, undelivered
     documents) stops the run with the checkpoint at the last fully harvested day.
     """
     for day in plan.days:
-        started = time.monotonic()
         day_result = DayResult(day)
         result.days.append(day_result)
-        _deliver(source.harvest_day(day, day_result), sinks)
-        log.info("zoom %s: %d meetings, %d sessions, %d skipped (%s, %.1fs)", day, day_result.meetings,
-                 day_result.sessions, len(day_result.skipped), day_result.source,
-                 time.monotonic() - started)
-        cp = result.checkpoint
-        follows = cp is not None and day == cp + timedelta(days=1)
-        if update and day < today and (follows or (not plan.explicit and (cp is None or day > cp))):
-            checkpoint.write(day.isoformat())
-            result.checkpoint = day
+
+        def commit(delivery: Delivery, day: date = day, day_result: DayResult = day_result) -> None:
+            log.info("zoom %s: %d meetings, %d sessions, %d skipped (%s, %.1fs)", day, day_result.meetings,
+                     day_result.sessions, len(day_result.skipped), day_result.source,
+                     delivery.seconds)
+            if update and advances(day, result.checkpoint, explicit=plan.explicit, today=today):
+                checkpoint.write(day)
+                result.checkpoint = day
+
+        deliver(batched(source.harvest_day(day, day_result), BATCH_SIZE), sink, overlap=False,
+                commit=commit)
     return result
 
 
-def summary(result: RunResult, api_calls: int, failed: str | None = None) -> tuple[str, dict]:
+def summary(result: RunResult, failed: str | None = None) -> tuple[str, dict]:
     """The run's last log line and its structured fields."""
+    api_calls = result.api_calls
     days = [d.day for d in result.days]
     span = f"{days[0]}..{days[-1]}" if len(days) > 1 else (str(days[0]) if days else "no days")
     skipped = result.skipped
@@ -161,3 +180,74 @@ def summary(result: RunResult, api_calls: int, failed: str | None = None) -> tup
              "checkpoint": str(result.checkpoint) if result.checkpoint else None,
              "status": "failed" if failed else "ok"}
     return text, extra
+
+
+def run(job: ZoomJob, *, today: date | None = None) -> RunResult | None:
+    """One run: checks, lock, checkpoint, the days, the summary of a failure. None: nothing to do.
+
+    Usage errors (exit 2) come before the lock and before any request. A failure logs the
+    summary of what was done (`failed`) and is raised; the caller logs a success's summary.
+    """
+    from harvester.datasets import MEETINGS, SESSIONS, ZOOM_MEETINGS, ZOOM_SESSIONS
+    from harvester.geoip import open_geolite
+    from harvester.sinks import open_sink
+    from harvester.sources.zoom.original_style import RestyledSink, original_meeting, session_converter
+
+    today = today or datetime.now(UTC).date()
+    dates = {"day": job.day, "start": job.start, "end": job.end}
+    if any(dates.values()):
+        plan_days(**dates, checkpoint=None, today=today)
+    meetings_index = job.meetings_index or job.covered[0]
+    sessions_index = job.sessions_index or job.covered[1]
+    if job.destination == "index":
+        check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", job.covered[0])
+        check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", job.covered[1])
+    rates_from_env()
+    geo = open_geolite(job.geolite)  # a bad path is a usage error (exit 2) before any request
+    update = job.update_checkpoint
+    if update is None:
+        update = job.destination == "index"  # a debugging dump must not move production state
+    checkpoint = open_typed("zoom", Day(), s3_bucket=job.checkpoint_bucket, s3_key=job.checkpoint_key)
+    api = open_api(job.credentials)
+    source = ZoomSource(api)
+
+    with run_lock("zoom", job.redis_url):
+        stored = checkpoint.read()
+        plan = plan_days(**dates, checkpoint=stored, today=today)
+        if plan.note:
+            log.warning("zoom: %s", plan.note)
+        if not plan.days:
+            log.info("zoom: nothing new to harvest (checkpoint %s)", stored)
+            return None
+        target = "es" if job.destination == "index" else "-"
+        options = {"es_host": job.es_host}
+        meetings = open_sink(target, MEETINGS if job.original else ZOOM_MEETINGS,
+                             {**options, "index": meetings_index}, archive=job.archive)
+        sessions = open_sink(target, SESSIONS if job.original else ZOOM_SESSIONS,
+                             {**options, "index": sessions_index}, archive=job.archive)
+        sink = routed(RestyledSink(meetings, original_meeting) if job.original else meetings,
+                      RestyledSink(sessions, session_converter(job.original, geo)))
+        log.info("zoom: harvesting %d day(s) %s..%s into %s", len(plan.days), plan.days[0], plan.days[-1],
+                 sink.name if target == "es" else "stdout")
+        result = RunResult(checkpoint=stored)
+        try:
+            harvest(source, plan, sink, checkpoint, today=today, result=result, update=update)
+        except Exception as exc:
+            result.api_calls = api.total_calls
+            text, extra = summary(result, failed=str(exc))
+            log.warning(text, extra=extra)
+            raise
+        finally:
+            sink.close()
+        result.api_calls = api.total_calls
+        return result
+
+
+def check_index(name: str, option: str, envvar: str, covered: str) -> None:
+    """Index prefixes are Elasticsearch names (exit 2 when not); warn when no template covers them."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name or "") or len(name) > 200:
+        raise click.BadParameter(f"{name!r} is not a valid index prefix (lowercase letters, digits, . _ + -)",
+                                 param_hint=f"'{option}' (environment variable {envvar})")
+    if name != covered and not name.startswith(covered + "-"):
+        log.warning("zoom: %s %s is not covered by the %s-* index template; its fields get dynamic "
+                    "mappings", option, name, covered)
