@@ -18,7 +18,7 @@ from harvester.config import env, mask, secret_values
 Check = tuple[str, str, str]  # (service, status, detail)
 
 # Modules that contribute checks through a `doctor_check()` function returning [Check, ...].
-PLUGINS = ("harvester.sinks.elasticsearch", "harvester.sources.zoom.source", "harvester.sources.mediaconvert",
+PLUGINS = ("harvester.sinks.elasticsearch", "harvester.jobs.zoom", "harvester.sources.mediaconvert",
            "harvester.sinks.archive", "harvester.commands.logs", "harvester.geoip")
 
 

@@ -68,11 +68,10 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
       harvest zoom --date 2026-11-20 --destination stdout | jq .
       harvest zoom --start-date 2026-10-01 --end-date 2026-10-31   # backfill October
     """
-    from harvester.jobs.zoom import ZoomJob, run, summary
-    from harvester.sources.zoom.source import ZoomCredentials
+    from harvester.jobs.zoom import ZoomJob, run, summary, zoom_settings
 
     job = ZoomJob(
-        credentials=ZoomCredentials(account_id, client_id, client_secret),
+        zoom=zoom_settings(account_id, client_id, client_secret),
         day=day.date() if day else None, start=start_date.date() if start_date else None,
         end=end_date.date() if end_date else None, destination=destination,
         es_host=es_host or env("ES_HOST"), original=doc_style.lower() == "original",

@@ -17,11 +17,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import click
-
+from harvester.config import env
+from harvester.errors import ConfigError, ServiceError
+from harvester.http import RetryPolicy
 from harvester.pipeline import Delivery, RoutedSink, batched, deliver
 from harvester.sinks.base import Sink
-from harvester.sources.zoom.source import DayResult, ZoomCredentials, ZoomSource, open_api, rates_from_env
+from harvester.sources.zoom.api import HEAVY, RESOURCE_INTENSIVE, Rate, ZoomSettings, new_api
+from harvester.sources.zoom.source import DayResult, ZoomSource, open_source
 from harvester.state.checkpoint import Day, TypedCheckpoint, open_typed
 from harvester.state.lock import run_lock
 
@@ -29,6 +31,22 @@ log = logging.getLogger("harvester.zoom")
 
 BATCH_SIZE = 500
 SUMMARY_LIMIT = 20
+RATE_SETTINGS = {HEAVY: "ZOOM_RATE_HEAVY", RESOURCE_INTENSIVE: "ZOOM_RATE_RESOURCE_INTENSIVE"}
+
+
+def zoom_settings(account_id: str | None = None, client_id: str | None = None,
+                  client_secret: str | None = None, *, paced: bool = True) -> ZoomSettings:
+    """The client's settings: the options given, else the environment and the registry defaults.
+
+    The rates (defaults for Business, Education and Enterprise accounts) are read and checked
+    here once: an unreadable one is a usage error (exit 2).
+    """
+    rates = {cat: Rate.parse(env(name) or "", name) for cat, name in RATE_SETTINGS.items()} if paced else {}
+    return ZoomSettings(account_id=account_id or env("ZOOM_ACCOUNT_ID"),
+                        client_id=client_id or env("ZOOM_CLIENT_ID") or env("ZOOM_KEY"),
+                        client_secret=client_secret or env("ZOOM_CLIENT_SECRET") or env("ZOOM_SECRET"),
+                        api_url=env("ZOOM_API_URL") or "", oauth_url=env("ZOOM_OAUTH_URL") or "",
+                        rates=rates)
 
 
 def six_months_before(today: date) -> date:
@@ -41,7 +59,7 @@ def six_months_before(today: date) -> date:
 class ZoomJob:
     """What one `harvest zoom` run does, built once from the options and the registry."""
 
-    credentials: ZoomCredentials
+    zoom: ZoomSettings
     day: date | None = None
     start: date | None = None
     end: date | None = None
@@ -75,9 +93,9 @@ def plan_days(*, day: date | None, start: date | None, end: date | None, checkpo
     """The days of this run, oldest first; usage errors (exit 2) for impossible requests."""
     earliest = six_months_before(today)
     if day is not None and (start is not None or end is not None):
-        raise click.UsageError("--date cannot be combined with --start-date/--end-date")
+        raise ConfigError("--date cannot be combined with --start-date/--end-date")
     if end is not None and start is None:
-        raise click.BadParameter("--end-date needs --start-date", param_hint="'--end-date'")
+        raise ConfigError("--end-date needs --start-date", "'--end-date'")
     if day is not None:
         start = end = day
         hint = "'--date'"
@@ -94,13 +112,12 @@ def plan_days(*, day: date | None, start: date | None, end: date | None, checkpo
         last = today - timedelta(days=1)
         return Plan([first + timedelta(days=i) for i in range((last - first).days + 1)], False, note)
     if start > end:
-        raise click.BadParameter(f"{start} is after the end date {end}", param_hint=hint)
+        raise ConfigError(f"{start} is after the end date {end}", hint)
     if end > today:
-        raise click.BadParameter(f"{end} is in the future (today is {today}, UTC)", param_hint=hint)
+        raise ConfigError(f"{end} is in the future (today is {today}, UTC)", hint)
     if start < earliest:
-        raise click.BadParameter(
-            f"{start} is older than six months; Zoom only serves meetings since {earliest}",
-            param_hint=hint)
+        raise ConfigError(f"{start} is older than six months; Zoom only serves meetings since {earliest}",
+                          hint)
     return Plan([start + timedelta(days=i) for i in range((end - start).days + 1)], True)
 
 
@@ -202,14 +219,13 @@ def run(job: ZoomJob, *, today: date | None = None) -> RunResult | None:
     if job.destination == "index":
         check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", job.covered[0])
         check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", job.covered[1])
-    rates_from_env()
     geo = open_geolite(job.geolite)  # a bad path is a usage error (exit 2) before any request
     update = job.update_checkpoint
     if update is None:
         update = job.destination == "index"  # a debugging dump must not move production state
     checkpoint = open_typed("zoom", Day(), s3_bucket=job.checkpoint_bucket, s3_key=job.checkpoint_key)
-    api = open_api(job.credentials)
-    source = ZoomSource(api)
+    source = open_source(job.zoom, RetryPolicy.from_env())
+    api = source.api
 
     with run_lock("zoom", job.redis_url):
         stored = checkpoint.read()
@@ -246,8 +262,36 @@ def run(job: ZoomJob, *, today: date | None = None) -> RunResult | None:
 def check_index(name: str, option: str, envvar: str, covered: str) -> None:
     """Index prefixes are Elasticsearch names (exit 2 when not); warn when no template covers them."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name or "") or len(name) > 200:
-        raise click.BadParameter(f"{name!r} is not a valid index prefix (lowercase letters, digits, . _ + -)",
-                                 param_hint=f"'{option}' (environment variable {envvar})")
+        raise ConfigError(f"{name!r} is not a valid index prefix (lowercase letters, digits, . _ + -)",
+                          f"'{option}' (environment variable {envvar})")
     if name != covered and not name.startswith(covered + "-"):
         log.warning("zoom: %s %s is not covered by the %s-* index template; its fields get dynamic "
                     "mappings", option, name, covered)
+
+
+def doctor_check() -> list[tuple[str, str, str]]:
+    """One line for `harvest doctor`: can we get a token, and which API will the harvest use?
+
+    Only the OAuth endpoint is called: Dashboard calls spend the account's shared daily budget.
+    """
+    settings = zoom_settings(paced=False)
+    if len(settings.missing) == 3:
+        return [("Zoom", "not configured", "set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET")]
+    if settings.missing:
+        return [("Zoom", "failed", "missing " + ", ".join(settings.missing))]
+    try:
+        api = new_api(settings, RetryPolicy.from_env(attempts=2))
+        api.auth.token()
+    except ServiceError as exc:
+        return [("Zoom", "failed", str(exc))]
+    scopes = " ".join(api.auth.scopes)
+    oauth_host = settings.oauth_url.split("//")[-1].split("/")[0]
+    if "dashboard" in scopes:
+        which = "Dashboard scopes present"
+    elif "report" in scopes:
+        which = "no Dashboard scope: the Report API will be used"
+    elif scopes:
+        return [("Zoom", "failed", f"token from {oauth_host} has neither dashboard nor report scopes")]
+    else:
+        which = "scopes not listed in the token answer"
+    return [("Zoom", "ok", f"access token from {oauth_host}; {which}")]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.errors import AuthenticationError
+from harvester.errors import AuthenticationError, ConfigError
 from harvester.http import RetryPolicy
 from harvester.jobs.zoom import six_months_before
 from harvester.sources.zoom.api import (
@@ -19,6 +18,7 @@ from harvester.sources.zoom.api import (
     ZoomApi,
     ZoomApiError,
     ZoomAuth,
+    ZoomSettings,
     new_api,
 )
 from harvester.sources.zoom.source import dashboard_unavailable, skippable
@@ -46,7 +46,7 @@ def test_rates_parse(text, calls, period):
 
 @pytest.mark.parametrize("text", ["", "fast", "0/s", "-3/s", "2.5/s", "10/day"])
 def test_bad_rates_are_usage_errors_naming_the_setting(text):
-    with pytest.raises(click.UsageError, match="ZOOM_RATE_HEAVY"):
+    with pytest.raises(ConfigError, match="ZOOM_RATE_HEAVY"):
         Rate.parse(text, "ZOOM_RATE_HEAVY")
 
 
@@ -119,8 +119,9 @@ def zoom():
 
 def _api(zoom, clock=None, attempts=3) -> ZoomApi:
     policy = RetryPolicy(attempts=attempts, base_delay=0.0, timeout=5)
-    api = new_api(api_url=f"{zoom.url}/v2", oauth_url=f"{zoom.url}/oauth/token", account_id=zoom.account_id,
-                  client_id=zoom.client_id, client_secret=zoom.client_secret, rates={}, policy=policy)
+    zoom_settings = ZoomSettings(zoom.account_id, zoom.client_id, zoom.client_secret,
+                                 api_url=f"{zoom.url}/v2", oauth_url=f"{zoom.url}/oauth/token")
+    api = new_api(zoom_settings, policy)
     if clock is not None:
         api.auth = ZoomAuth(f"{zoom.url}/oauth/token", zoom.account_id, zoom.client_id, zoom.client_secret,
                             session=api.session, policy=policy, clock=clock)

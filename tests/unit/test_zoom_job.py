@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import click
 import pytest
 
-from harvester.errors import CorruptCheckpoint, HarvestError
-from harvester.jobs.zoom import Plan, RunResult, harvest, plan_days, routed, summary
+from harvester.errors import ConfigError, CorruptCheckpoint, HarvestError
+from harvester.jobs.zoom import Plan, RunResult, doctor_check, harvest, plan_days, routed, summary
 from harvester.sinks.base import Sink
-from harvester.sources.zoom.source import DayResult, doctor_check
+from harvester.sources.zoom.source import DayResult
 from harvester.state.checkpoint import Day, TypedCheckpoint
 from tests.standins.zoom import ZoomStandIn
 
@@ -55,8 +54,9 @@ def test_backfill_range_is_inclusive_and_end_defaults_to_yesterday():
 ])
 def test_impossible_requests_are_usage_errors(kwargs, message):
     args = {"day": None, "start": None, "end": None, **kwargs}
-    with pytest.raises(click.UsageError, match=message):
+    with pytest.raises(ConfigError, match=message) as caught:
         plan_days(**args, checkpoint=None, today=TODAY)
+    assert caught.value.exit_code == 2
 
 
 def test_a_corrupt_checkpoint_is_a_config_error_with_a_remedy():

@@ -15,13 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import click
 import requests
 
-from harvester.errors import AuthenticationError, HarvestError, ServiceError
+from harvester.errors import AuthenticationError, ConfigError, HarvestError, ServiceError
 from harvester.http import RetryPolicy, TransientBody, describe, new_session, parse_retry_after, request
 
 log = logging.getLogger("harvester.zoom")
@@ -46,13 +45,39 @@ class Rate:
         """"40/s", "20/min", "1000/h" or a bare number (per second); exit 2 on anything else."""
         m = _RATE.match(text or "")
         if not m or int(m.group(1)) < 1:
-            raise click.UsageError(
+            raise ConfigError(
                 f"invalid value for {setting}: {text!r} (expected a positive rate such as 40/s or 20/min)")
         return cls(int(m.group(1)), _PERIODS[(m.group(2) or "s").lower()])
 
     def __str__(self) -> str:
         unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period, f"{self.period:g}s")
         return f"{self.calls}/{unit}"
+
+
+PAGE_SIZE = 300  # Zoom's maximum
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """What the Zoom client needs, built once by the job from the options and the registry.
+
+    Nothing below this reads the environment; `rates` empty means unpaced (doctor, tests).
+    """
+
+    account_id: str | None
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+    api_url: str = ""
+    oauth_url: str = ""
+    rates: Mapping[str, Rate] = field(default_factory=dict)
+    page_size: int = PAGE_SIZE
+
+    @property
+    def missing(self) -> list[str]:
+        """The credential settings not given, by their variable names."""
+        return [name for name, value in (("ZOOM_ACCOUNT_ID", self.account_id),
+                                          ("ZOOM_CLIENT_ID", self.client_id),
+                                          ("ZOOM_CLIENT_SECRET", self.client_secret)) if not value]
 
 
 class Pacer:
@@ -288,10 +313,9 @@ def _reset_time(resp: requests.Response) -> str | None:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def new_api(*, api_url: str, oauth_url: str, account_id: str, client_id: str, client_secret: str,
-            rates: Mapping[str, Rate], policy: RetryPolicy | None = None) -> ZoomApi:
+def new_api(settings: ZoomSettings, policy: RetryPolicy) -> ZoomApi:
     """A ready client: one HTTP session shared by OAuth and API calls."""
-    policy = policy or RetryPolicy.from_env()
     session = new_session()
-    auth = ZoomAuth(oauth_url, account_id, client_id, client_secret, session=session, policy=policy)
-    return ZoomApi(api_url, auth, Pacer(rates), session=session, policy=policy)
+    auth = ZoomAuth(settings.oauth_url, settings.account_id or "", settings.client_id or "",
+                    settings.client_secret or "", session=session, policy=policy)
+    return ZoomApi(settings.api_url, auth, Pacer(settings.rates), session=session, policy=policy)
