@@ -183,3 +183,27 @@ def test_a_4xx_is_raised_with_status_code_and_message(zoom):
         api.get("/metrics/meetings/nope/participants", {"type": "past"}, category="heavy")
     assert err.value.status == 404 and err.value.code == 3001
     assert err.value.reason == "HTTP 404 code 3001: Meeting does not exist."
+
+
+def test_a_5xx_and_a_body_cut_short_are_retried_with_every_attempt_counted(zoom):
+    from werkzeug.wrappers import Response
+
+    api = _api(zoom, attempts=3)
+    zoom.inject(lambda r: Response("oops", 501), times=1, match=lambda r: r.path.startswith("/v2"))
+    zoom.inject(lambda r: Response('{"meetings": [', 200, content_type="application/json"), times=1,
+                match=lambda r: r.path.startswith("/v2"))
+    page = api.get("/metrics/meetings", {"type": "past", "from": "2026-11-23", "to": "2026-11-23"},
+                   category="resource_intensive")
+    assert isinstance(page.get("meetings"), list)
+    assert zoom.count("/v2") == 3 and api.calls == {"resource_intensive": 3}
+
+
+def test_an_expired_token_costs_one_new_token_and_one_more_call(zoom):
+    from tests.standins.base import json_response
+
+    api = _api(zoom)
+    zoom.inject(lambda r: json_response({"code": 124, "message": "Invalid access token."}, 401), times=1,
+                match=lambda r: r.path.startswith("/v2"))
+    api.get("/metrics/meetings", {"type": "past", "from": "2026-11-23", "to": "2026-11-23"},
+            category="resource_intensive")
+    assert zoom.issued == 2 and zoom.count("/v2") == 2 and api.total_calls == 2

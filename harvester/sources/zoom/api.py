@@ -3,8 +3,8 @@
 "What to fetch" lives in harvester.sources.zoom.source; this module knows only how. Zoom's rate
 limits are per account and shared by every app on it, so the harvester paces itself per rate
 category instead of discovering the limit through 429s; a per-second 429 is still retried
-(honouring Retry-After as seconds or an HTTP date), while a daily-limit 429 stops the run at
-once because nothing will succeed before midnight UTC.
+(by harvester.http, honouring Retry-After as seconds or an HTTP date), while a daily-limit
+429 stops the run at once because nothing will succeed before midnight UTC.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -224,8 +224,28 @@ class ZoomAuth:
         return doc
 
 
+#: a 429 below the daily limit and every 5xx are worth another attempt
+RETRY_STATUS = frozenset({429, *range(500, 600)})
+#: answers handed to the check: Zoom's error shapes (401 and 429 never get there)
+CHECKED_STATUS = frozenset(range(400, 500)) - {401, 429}
+
+
+class TokenRefused(Exception):
+    """Zoom answered 401: the token expired or was revoked (code 124)."""
+
+    def __init__(self, err: ZoomError):
+        super().__init__(err.message)
+        self.err = err
+
+
 class ZoomApi:
-    """GET requests against the API base with pacing, token renewal and retries."""
+    """GET requests against the API base with pacing, token renewal and retries.
+
+    Retries are harvester.http's (`request` with the shared RetryPolicy); Zoom's own rules
+    are applied to every attempt by `_Attempts`: the current token, a pacer slot, the call
+    count, and leaving the retry loop at once on a 401 (one new token, then the same call
+    again) or on the daily limit (nothing succeeds before it resets).
+    """
 
     def __init__(self, base_url: str, auth: ZoomAuth, pacer: Pacer, *, session: requests.Session,
                  policy: RetryPolicy):
@@ -241,64 +261,58 @@ class ZoomApi:
         """The JSON object at `path` (already URL-encoded); raises ZoomApiError for a 4xx."""
         url = self.base_url + path
         where = describe(url)
-        renewed = False
-        attempt = 0
-        last = ""
-        while True:
-            attempt += 1
-            retry_after = None
-            headers = {"Authorization": f"Bearer {self.auth.token()}", "Accept": "application/json"}
-            slot = self.pacer.acquire(category)
-            self.calls[category] = self.calls.get(category, 0) + 1
-            try:
-                resp = self._send(slot, url, params, headers)
-            except requests.Timeout:
-                last = f"no answer within {self.policy.timeout:g}s"
-            except requests.ConnectionError:
-                last = "connection failed"
-            else:
-                if resp.status_code == 200:
-                    try:
-                        doc = resp.json()
-                    except ValueError:
-                        doc = None
-                    if isinstance(doc, dict):
-                        return doc
-                    last = "the answer is not a JSON object (cut short?)"
-                else:
-                    err = ZoomError.of(resp)
-                    if err.status == 401:
-                        if renewed:
-                            raise AuthenticationError("Zoom", f"GET {where} refused a fresh token "
-                                                      f"(HTTP 401 code {err.code}: {err.message})")
-                        # Code 124: the token expired or was revoked; one new token, same call.
-                        log.info("Zoom refused the access token (code %s); requesting a new one", err.code)
-                        self.auth.invalidate()
-                        renewed = True
-                        attempt -= 1
-                        continue
-                    if err.status == 429:
-                        if _is_daily(resp, err):
-                            raise DailyLimitReached(where, _reset_time(resp))
-                        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                        last = f"HTTP 429 rate limit ({err.message})"
-                    elif err.status >= 500:
-                        last = f"HTTP {err.status} {err.message}"
-                    else:
-                        raise ZoomApiError(err.status, err.code, err.message, where, err.is_json)
-            if attempt >= self.policy.attempts:
-                raise ServiceError("Zoom", f"GET {where} failed after {attempt} attempt(s): {last}")
-            wait = self.policy.delay(attempt, retry_after)
-            log.warning("Zoom: GET %s: %s; retry %d/%d in %.1fs", where, last, attempt,
-                        self.policy.attempts - 1, wait)
-            self.policy.sleep(wait)
-
-    def _send(self, slot: list[float] | None, url: str, params: Mapping[str, object] | None,
-              headers: dict[str, str]) -> requests.Response:
         try:
-            return self.session.get(url, params=params, headers=headers, timeout=self.policy.timeout)
+            return self._get(url, where, params, category)
+        except TokenRefused as exc:
+            log.info("Zoom refused the access token (code %s); requesting a new one", exc.err.code)
+            self.auth.invalidate()
+        try:
+            return self._get(url, where, params, category)
+        except TokenRefused as exc:
+            raise AuthenticationError("Zoom", f"GET {where} refused a fresh token "
+                                      f"(HTTP 401 code {exc.err.code}: {exc.err.message})") from None
+
+    def _get(self, url: str, where: str, params: Mapping[str, object] | None, category: str) -> dict:
+        policy = replace(self.policy, retry_status=RETRY_STATUS)
+
+        def check(resp: requests.Response) -> dict:
+            if resp.status_code >= 300:
+                err = ZoomError.of(resp)
+                raise ZoomApiError(err.status, err.code, err.message, where, err.is_json)
+            try:
+                doc = resp.json()
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict):
+                raise TransientBody("the answer is not a JSON object (cut short?)")
+            return doc
+
+        return request(_Attempts(self, category, where), "GET", url, service="Zoom",  # type: ignore[arg-type]
+                       policy=policy, check=check, ok_status=CHECKED_STATUS, params=params)
+
+
+class _Attempts:
+    """The session `harvester.http.request` sends one API call's attempts through."""
+
+    def __init__(self, api: ZoomApi, category: str, where: str):
+        self.api, self.category, self.where = api, category, where
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        api = self.api
+        headers = {"Authorization": f"Bearer {api.auth.token()}", "Accept": "application/json"}
+        slot = api.pacer.acquire(self.category)
+        api.calls[self.category] = api.calls.get(self.category, 0) + 1
+        try:
+            resp = api.session.request(method, url, headers=headers, **kwargs)
         finally:
-            self.pacer.done(slot)
+            api.pacer.done(slot)
+        if resp.status_code == 401:
+            raise TokenRefused(ZoomError.of(resp))
+        if resp.status_code == 429:
+            err = ZoomError.of(resp)
+            if _is_daily(resp, err):
+                raise DailyLimitReached(self.where, _reset_time(resp))
+        return resp
 
 
 def _is_daily(resp: requests.Response, err: ZoomError) -> bool:
