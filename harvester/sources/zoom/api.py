@@ -22,6 +22,7 @@ import requests
 
 from harvester.errors import AuthenticationError, ConfigError, HarvestError, ServiceError
 from harvester.http import RetryPolicy, TransientBody, describe, new_session, parse_retry_after, request
+from harvester.timeutil import iso_seconds_or_none
 
 log = logging.getLogger("harvester.zoom")
 
@@ -324,7 +325,7 @@ def _reset_time(resp: requests.Response) -> str | None:
     seconds = parse_retry_after(resp.headers.get("Retry-After"))
     if seconds is None:
         return None
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_seconds_or_none(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def new_api(settings: ZoomSettings, policy: RetryPolicy) -> ZoomApi:
