@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harvester.sources.zoom_api import Rate  # noqa: E402
+from harvester.sources.zoom.api import Rate  # noqa: E402
 from tests.standins.zoom import HEAVY, RESOURCE, ZoomStandIn  # noqa: E402
 
 

@@ -58,7 +58,7 @@ MEDIACONVERT_JOBS = register(Dataset("mediaconvert_jobs", lambda r: str(r["job_i
 def original_session_id(doc: dict) -> str:
     """The original harvester's session `_id`: meeting uuid + user_id. A participant who
     rejoins keeps it for the first stay; later stays get `#<join time>` so none overwrites
-    another (harvester.sources.zoom_original)."""
+    another (harvester.sources.zoom.original_style)."""
     who = doc.get("user_id") or doc.get("id") or doc.get("user_name") or ""
     base = f"{doc.get('meeting') or ''}{who}"
     stay = doc.get("stay") or 1

@@ -64,6 +64,37 @@ def iso_or_none(when: datetime | None) -> str | None:
     return None if when is None else iso_z(when)
 
 
+def parse_iso_or_none(value: object) -> datetime | None:
+    """`parse_iso` for upstream fields that may be missing or garbled: None instead of an error.
+
+    Normalizers must never fail on one odd value (Zoom sends "" for unknown times).
+    """
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except (ValueError, OverflowError):
+        return None
+
+
+def iso_seconds_or_none(when: datetime | None) -> str | None:
+    """ISO 8601 UTC with Z in whole seconds (a fraction is dropped); None stays None.
+
+    For documents whose time fields were always written to the second (Zoom's).
+    """
+    return None if when is None else to_utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def span_seconds(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole seconds from `start` to `end`, never negative; None when either is unknown."""
+    if start is None or end is None:
+        return None
+    return max(0, int((end - start).total_seconds()))
+
+
 def zone(value: str) -> tzinfo:
     """`UTC`, a fixed offset (`-04:00`, `+0100`, `-4`) or an IANA name (`America/New_York`).
 

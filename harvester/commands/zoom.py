@@ -1,13 +1,12 @@
 """`harvest zoom`: Zoom meetings and participant sessions (API v2) -> Elasticsearch or stdout.
 
-Reads options, builds the Zoom source, the two sinks (meetings, sessions) and the checkpoint,
-and hands them to harvester.sources.zoom_run; fetching and normalizing live in the source.
+Options -> a ZoomJob -> harvester.jobs.zoom.run -> the summary line. Planning days, sinks and
+the checkpoint live in the job; fetching and normalizing in harvester.sources.zoom.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import click
 
@@ -69,76 +68,17 @@ def zoom(day, start_date, end_date, destination, es_host, account_id, client_id,
       harvest zoom --date 2026-11-20 --destination stdout | jq .
       harvest zoom --start-date 2026-10-01 --end-date 2026-10-31   # backfill October
     """
-    from harvester.datasets import MEETINGS, SESSIONS, ZOOM_MEETINGS, ZOOM_SESSIONS
-    from harvester.geoip import open_geolite
-    from harvester.sinks import open_sink
-    from harvester.sources.zoom import ZoomCredentials, ZoomSource, open_api, rates_from_env
-    from harvester.sources.zoom_original import RestyledSink, original_meeting, session_converter
-    from harvester.sources.zoom_run import RunResult, harvest, parse_checkpoint, plan_days, summary
-    from harvester.state.checkpoint import open_checkpoint
-    from harvester.state.lock import run_lock
+    from harvester.jobs.zoom import ZoomJob, run, summary, zoom_settings
 
-    today = datetime.now(UTC).date()
-    dates = {"day": day.date() if day else None, "start": start_date.date() if start_date else None,
-             "end": end_date.date() if end_date else None}
-    # Usage errors (exit 2) come before the lock and before any request.
-    if any(dates.values()):
-        plan_days(**dates, checkpoint=None, today=today)
-    original = doc_style.lower() == "original"
-    covered = ("meetings", "sessions") if original else ("zoom-meetings", "zoom-sessions")
-    meetings_index = meetings_index or covered[0]
-    sessions_index = sessions_index or covered[1]
-    if destination == "index":
-        _check_index(meetings_index, "--meetings-index", "ZOOM_MEETINGS_INDEX", covered[0])
-        _check_index(sessions_index, "--sessions-index", "ZOOM_SESSIONS_INDEX", covered[1])
-    rates_from_env()
-    geo = open_geolite(geolite)  # a bad path is a usage error (exit 2) before any request
-    if update_checkpoint is None:
-        update_checkpoint = destination == "index"  # a debugging dump must not move production state
-    checkpoint = open_checkpoint("zoom", s3_bucket=env("S3_HARVEST_TS_BUCKET"),
-                                 s3_key=env("ZOOM_CHECKPOINT_S3_KEY"))
-    api = open_api(ZoomCredentials(account_id, client_id, client_secret))
-    source = ZoomSource(api)
-
-    with run_lock("zoom", env("REDIS_URL")):
-        stored = parse_checkpoint(checkpoint.read(), checkpoint.description)
-        plan = plan_days(**dates, checkpoint=stored, today=today)
-        if plan.note:
-            log.warning("zoom: %s", plan.note)
-        if not plan.days:
-            log.info("zoom: nothing new to harvest (checkpoint %s)", stored)
-            return
-        target = "es" if destination == "index" else "-"
-        options = {"es_host": es_host or env("ES_HOST")}
-        meetings = open_sink(target, MEETINGS if original else ZOOM_MEETINGS,
-                             {**options, "index": meetings_index}, archive=archive)
-        sessions = open_sink(target, SESSIONS if original else ZOOM_SESSIONS,
-                             {**options, "index": sessions_index}, archive=archive)
-        sinks = {"meeting": RestyledSink(meetings, original_meeting) if original else meetings,
-                 "session": RestyledSink(sessions, session_converter(original, geo))}
-        log.info("zoom: harvesting %d day(s) %s..%s into %s", len(plan.days), plan.days[0], plan.days[-1],
-                 " and ".join(s.name for s in sinks.values()) if target == "es" else "stdout")
-        result = RunResult(checkpoint=stored)
-        try:
-            harvest(source, plan, sinks, checkpoint, today=today, result=result, update=update_checkpoint)
-        except Exception as exc:
-            text, extra = summary(result, api.total_calls, failed=str(exc))
-            log.warning(text, extra=extra)
-            raise
-        finally:
-            for sink in sinks.values():
-                sink.close()
-        text, extra = summary(result, api.total_calls)
+    job = ZoomJob(
+        zoom=zoom_settings(account_id, client_id, client_secret),
+        day=day.date() if day else None, start=start_date.date() if start_date else None,
+        end=end_date.date() if end_date else None, destination=destination,
+        es_host=es_host or env("ES_HOST"), original=doc_style.lower() == "original",
+        meetings_index=meetings_index, sessions_index=sessions_index, geolite=geolite, archive=archive,
+        update_checkpoint=update_checkpoint, checkpoint_bucket=env("S3_HARVEST_TS_BUCKET"),
+        checkpoint_key=env("ZOOM_CHECKPOINT_S3_KEY"), redis_url=env("REDIS_URL"))
+    result = run(job)
+    if result is not None:
+        text, extra = summary(result)
         log.info(text, extra=extra)
-
-
-def _check_index(name: str, option: str, envvar: str, covered: str) -> None:
-    """Index prefixes are Elasticsearch names (exit 2 when not); warn when no template covers them."""
-    import re
-
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name or "") or len(name) > 200:
-        raise click.BadParameter(f"{name!r} is not a valid index prefix (lowercase letters, digits, . _ + -)",
-                                 param_hint=f"'{option}' (environment variable {envvar})")
-    if name != covered and not name.startswith(covered + "-"):
-        log.warning("zoom: %s %s is not covered by the %s-* index template; its fields get dynamic "
-                    "mappings", option, name, covered)

@@ -405,6 +405,16 @@ def test_impossible_dates_are_usage_errors(cli_run, zoom_standin, args, hint):
     assert zoom_standin.count("/v2") == 0 and "Traceback" not in result.stderr
 
 
+def test_a_corrupt_checkpoint_is_exit_2_before_any_call(cli_run, zoom_standin):
+    set_checkpoint("20261120000000")
+
+    result = cli_run("zoom", "--destination", "stdout")
+
+    assert result.exit_code == 2, result.stderr
+    assert "not a YYYY-MM-DD day" in result.stderr and "give --date" in result.stderr
+    assert zoom_standin.count("/v2") == 0 and "Traceback" not in result.stderr
+
+
 def test_older_than_six_months_says_so(cli_run, zoom_standin):
     result = cli_run("zoom", "--date", (TODAY - timedelta(days=200)).isoformat(), "--destination", "stdout")
 

@@ -7,8 +7,8 @@ import pytest
 from harvester.errors import ConfigError
 from harvester.geoip import GeoLite, logstash_fields, open_geolite
 from harvester.sinks.es_documents import dated_index, parse_user_agent, useraction_document
-from harvester.sources.zoom_original import original_meeting, original_session, split_location
-from harvester.sources.zoom_records import number_stays
+from harvester.sources.zoom.original_style import original_meeting, original_session, split_location
+from harvester.sources.zoom.records import number_stays
 from tests.standins.mmdb import BOSTON, tiny_geolite
 
 # The sample of the Logstash useragent filter's own spec (defaults, target => "ua").

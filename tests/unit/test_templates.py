@@ -160,7 +160,7 @@ def test_episode_documents_are_mapped():
 
 
 def test_zoom_documents_are_mapped():
-    zr = pytest.importorskip("harvester.sources.zoom_records")
+    zr = pytest.importorskip("harvester.sources.zoom.records")
     meeting = {"uuid": "abc==", "id": 123, "topic": "Lecture", "host": "Prof", "email": "p@x.edu",
                "user_type": "Licensed", "dept": "CS", "start_time": "2026-11-23T10:00:00Z",
                "end_time": "2026-11-23T11:00:00Z", "duration": "01:00:00", "participants": 2,
@@ -182,7 +182,7 @@ def test_zoom_documents_are_mapped():
     doc = zr.meeting_doc(meeting, source="dashboard", day="2026-11-23", sessions=[session])
     assert_indexable("zoom-meetings-2026.11.23", [doc], flattened=("custom_keys", "tracking_fields"))
     # the original style, and its aliases for the current names
-    from harvester.sources.zoom_original import (
+    from harvester.sources.zoom.original_style import (
         MEETING_ALIASES,
         SESSION_ALIASES,
         original_meeting,

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import itertools
 
-import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.errors import AuthenticationError
+from harvester.errors import AuthenticationError, ConfigError
 from harvester.http import RetryPolicy
-from harvester.sources.zoom import dashboard_unavailable, skippable
-from harvester.sources.zoom_api import (
+from harvester.jobs.zoom import six_months_before
+from harvester.sources.zoom.api import (
     DailyLimitReached,
     Pacer,
     Rate,
     ZoomApi,
     ZoomApiError,
     ZoomAuth,
+    ZoomSettings,
     new_api,
 )
-from harvester.sources.zoom_run import six_months_before
+from harvester.sources.zoom.source import dashboard_unavailable, skippable
 from tests.standins.zoom import ZoomStandIn, too_many
 
 
@@ -46,7 +46,7 @@ def test_rates_parse(text, calls, period):
 
 @pytest.mark.parametrize("text", ["", "fast", "0/s", "-3/s", "2.5/s", "10/day"])
 def test_bad_rates_are_usage_errors_naming_the_setting(text):
-    with pytest.raises(click.UsageError, match="ZOOM_RATE_HEAVY"):
+    with pytest.raises(ConfigError, match="ZOOM_RATE_HEAVY"):
         Rate.parse(text, "ZOOM_RATE_HEAVY")
 
 
@@ -119,8 +119,9 @@ def zoom():
 
 def _api(zoom, clock=None, attempts=3) -> ZoomApi:
     policy = RetryPolicy(attempts=attempts, base_delay=0.0, timeout=5)
-    api = new_api(api_url=f"{zoom.url}/v2", oauth_url=f"{zoom.url}/oauth/token", account_id=zoom.account_id,
-                  client_id=zoom.client_id, client_secret=zoom.client_secret, rates={}, policy=policy)
+    zoom_settings = ZoomSettings(zoom.account_id, zoom.client_id, zoom.client_secret,
+                                 api_url=f"{zoom.url}/v2", oauth_url=f"{zoom.url}/oauth/token")
+    api = new_api(zoom_settings, policy)
     if clock is not None:
         api.auth = ZoomAuth(f"{zoom.url}/oauth/token", zoom.account_id, zoom.client_id, zoom.client_secret,
                             session=api.session, policy=policy, clock=clock)
@@ -182,3 +183,27 @@ def test_a_4xx_is_raised_with_status_code_and_message(zoom):
         api.get("/metrics/meetings/nope/participants", {"type": "past"}, category="heavy")
     assert err.value.status == 404 and err.value.code == 3001
     assert err.value.reason == "HTTP 404 code 3001: Meeting does not exist."
+
+
+def test_a_5xx_and_a_body_cut_short_are_retried_with_every_attempt_counted(zoom):
+    from werkzeug.wrappers import Response
+
+    api = _api(zoom, attempts=3)
+    zoom.inject(lambda r: Response("oops", 501), times=1, match=lambda r: r.path.startswith("/v2"))
+    zoom.inject(lambda r: Response('{"meetings": [', 200, content_type="application/json"), times=1,
+                match=lambda r: r.path.startswith("/v2"))
+    page = api.get("/metrics/meetings", {"type": "past", "from": "2026-11-23", "to": "2026-11-23"},
+                   category="resource_intensive")
+    assert isinstance(page.get("meetings"), list)
+    assert zoom.count("/v2") == 3 and api.calls == {"resource_intensive": 3}
+
+
+def test_an_expired_token_costs_one_new_token_and_one_more_call(zoom):
+    from tests.standins.base import json_response
+
+    api = _api(zoom)
+    zoom.inject(lambda r: json_response({"code": 124, "message": "Invalid access token."}, 401), times=1,
+                match=lambda r: r.path.startswith("/v2"))
+    api.get("/metrics/meetings", {"type": "past", "from": "2026-11-23", "to": "2026-11-23"},
+            category="resource_intensive")
+    assert zoom.issued == 2 and zoom.count("/v2") == 2 and api.total_calls == 2

@@ -5,15 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.sources.zoom import encode_uuid
-from harvester.sources.zoom_records import (
+from harvester.sources.zoom.records import (
     clock_seconds,
     meeting_doc,
-    parse_time,
     session_doc,
     session_id,
     valid_ip,
 )
+from harvester.sources.zoom.source import encode_uuid
 
 MEETING = {"uuid": "abc+/def==", "id": 912345678, "topic": "CSCI E-1", "host": "Prof X",
            "email": "x@example.edu", "start_time": "2026-11-23T14:00:00Z", "end_time": "2026-11-23T15:15:30Z",
@@ -27,10 +26,10 @@ def test_clock_durations():
     assert clock_seconds("") is None and clock_seconds("1h") is None and clock_seconds(None) is None
 
 
-def test_times_become_utc_with_z():
-    assert parse_time("2026-11-23T09:00:00-05:00").isoformat() == "2026-11-23T14:00:00+00:00"
-    assert parse_time("2026-11-23T14:00:00Z").tzinfo is not None
-    assert parse_time("yesterday") is None and parse_time("") is None
+def test_times_become_utc_with_z_and_an_unreadable_time_becomes_null():
+    doc = meeting_doc({"uuid": "u", "start_time": "2026-11-23T09:00:00-05:00", "end_time": "yesterday"},
+                      source="dashboard", day="2026-11-23", sessions=[])
+    assert doc["start_time"] == "2026-11-23T14:00:00Z" and doc["end_time"] is None
 
 
 def test_ip_addresses_are_checked():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import click
 import pytest
 
-from harvester.errors import HarvestError
+from harvester.errors import ConfigError, CorruptCheckpoint, HarvestError
+from harvester.jobs.zoom import Plan, RunResult, doctor_check, harvest, plan_days, routed, summary
 from harvester.sinks.base import Sink
-from harvester.sources.zoom import DayResult, doctor_check
-from harvester.sources.zoom_run import Plan, RunResult, harvest, parse_checkpoint, plan_days, summary
+from harvester.sources.zoom.source import DayResult
+from harvester.state.checkpoint import Day, TypedCheckpoint
 from tests.standins.zoom import ZoomStandIn
 
 TODAY = date(2026, 11, 24)
@@ -54,14 +54,16 @@ def test_backfill_range_is_inclusive_and_end_defaults_to_yesterday():
 ])
 def test_impossible_requests_are_usage_errors(kwargs, message):
     args = {"day": None, "start": None, "end": None, **kwargs}
-    with pytest.raises(click.UsageError, match=message):
+    with pytest.raises(ConfigError, match=message) as caught:
         plan_days(**args, checkpoint=None, today=TODAY)
+    assert caught.value.exit_code == 2
 
 
-def test_a_corrupt_checkpoint_is_an_error_with_a_remedy():
-    assert parse_checkpoint("2026-11-20\n", "file x") == date(2026, 11, 20)
-    with pytest.raises(HarvestError, match="fix or delete it"):
-        parse_checkpoint("20261120000000", "file x")
+def test_a_corrupt_checkpoint_is_a_config_error_with_a_remedy():
+    assert TypedCheckpoint(MemoryCheckpoint("2026-11-20\n"), Day()).read() == date(2026, 11, 20)
+    with pytest.raises(CorruptCheckpoint, match="fix or delete it, or give --date") as caught:
+        TypedCheckpoint(MemoryCheckpoint("20261120000000"), Day()).read()
+    assert caught.value.exit_code == 2
 
 
 class MemoryCheckpoint:
@@ -110,9 +112,10 @@ class FakeSource:
 
 def run(plan: Plan, cp: MemoryCheckpoint, source=None, update=True):
     sink = ListSink()
-    result = RunResult(checkpoint=parse_checkpoint(cp.value, cp.description))
-    harvest(source or FakeSource(), plan, {"meeting": sink, "session": sink}, cp, today=TODAY,
-            result=result, update=update)
+    typed = TypedCheckpoint(cp, Day())
+    result = RunResult(checkpoint=typed.read())
+    harvest(source or FakeSource(), plan, routed(sink, sink), typed, today=TODAY, result=result,
+            update=update)
     return result, sink
 
 
@@ -128,11 +131,24 @@ def test_a_failing_day_keeps_the_checkpoint_at_the_last_complete_day():
     cp = MemoryCheckpoint(str(d(4)))
     result = RunResult(checkpoint=d(4))
     with pytest.raises(HarvestError):
-        harvest(FakeSource(fail={d(2)}), Plan([d(3), d(2), d(1)], False), {"meeting": ListSink(),
-                "session": ListSink()}, cp, today=TODAY, result=result)
+        harvest(FakeSource(fail={d(2)}), Plan([d(3), d(2), d(1)], False), routed(ListSink(), ListSink()),
+                TypedCheckpoint(cp, Day()), today=TODAY, result=result)
     assert cp.value == str(d(3)) and result.checkpoint == d(3)
-    text, extra = summary(result, api_calls=5, failed="daily")
+    result.api_calls = 5
+    text, extra = summary(result, failed="daily")
     assert text.startswith("zoom failed") and extra["checkpoint"] == str(d(3)) and extra["status"] == "failed"
+
+
+def test_a_failing_flush_keeps_the_checkpoint():
+    class FailingFlush(ListSink):
+        def flush(self) -> None:
+            raise HarvestError("es: 1 record(s) not delivered")
+
+    cp = MemoryCheckpoint(str(d(2)))
+    with pytest.raises(HarvestError, match="not delivered"):
+        harvest(FakeSource(), Plan([d(1)], False), routed(FailingFlush(), ListSink()),
+                TypedCheckpoint(cp, Day()), today=TODAY, result=RunResult(checkpoint=d(2)))
+    assert cp.writes == []
 
 
 def test_backfills_move_the_checkpoint_only_over_the_days_that_follow_it():
@@ -158,8 +174,9 @@ def test_today_is_never_a_checkpoint_and_no_update_means_no_writes():
 
 def test_summary_lists_skipped_meetings():
     skipped = [("u1", "HTTP 404 code 3001: x")]
-    result = RunResult(days=[DayResult(d(1), meetings=3, sessions=9, skipped=skipped)], checkpoint=d(1))
-    text, extra = summary(result, api_calls=7)
+    result = RunResult(days=[DayResult(d(1), meetings=3, sessions=9, skipped=skipped)], checkpoint=d(1),
+                       api_calls=7)
+    text, extra = summary(result)
     assert "3 meetings, 9 sessions, 1 meetings skipped, 7 API calls" in text
     assert "u1 (HTTP 404 code 3001: x)" in text
     assert extra["skipped"] == [{"uuid": "u1", "reason": "HTTP 404 code 3001: x"}]

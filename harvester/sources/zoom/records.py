@@ -14,7 +14,8 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+
+from harvester.timeutil import iso_seconds_or_none, parse_iso_or_none, span_seconds
 
 MEETING_FLAGS = ("has_pstn", "has_voip", "has_3rd_party_audio", "has_video", "has_screen_share",
                  "has_recording", "has_sip", "has_archiving")
@@ -36,29 +37,6 @@ def _text(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def parse_time(value: object) -> datetime | None:
-    """Zoom timestamps ("2026-11-23T14:00:00Z", sometimes with an offset) as aware UTC."""
-    text = _text(value)
-    if text is None:
-        return None
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    try:
-        return when.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-
-
-def iso(when: datetime | None) -> str | None:
-    return None if when is None else when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clock_seconds(value: object) -> int | None:
@@ -86,12 +64,6 @@ def _number(value: object) -> float | None:
 def _int(value: object) -> int | None:
     number = _number(value)
     return None if number is None else int(number)
-
-
-def span_seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, int((end - start).total_seconds()))
 
 
 def valid_ip(value: object) -> str | None:
@@ -136,9 +108,9 @@ def participant_key(raw: Mapping) -> str:
 def session_doc(raw: Mapping, meeting: Mapping, source: str) -> dict:
     """One participant session; `meeting` is the raw meeting it belongs to."""
     uuid = str(meeting.get("uuid") or "")
-    join = parse_time(raw.get("join_time"))
-    leave = parse_time(raw.get("leave_time"))
-    join_iso = iso(join)
+    join = parse_iso_or_none(raw.get("join_time"))
+    leave = parse_iso_or_none(raw.get("leave_time"))
+    join_iso = iso_seconds_or_none(join)
     duration = span_seconds(join, leave)
     if duration is None:
         duration = _int(raw.get("duration"))  # the Report API gives seconds
@@ -154,7 +126,7 @@ def session_doc(raw: Mapping, meeting: Mapping, source: str) -> dict:
         "user_name": _text(raw.get("user_name")) or _text(raw.get("name")),
         "email": _text(raw.get("email")) or _text(raw.get("user_email")),
         "join_time": join_iso,
-        "leave_time": iso(leave),
+        "leave_time": iso_seconds_or_none(leave),
         "duration": duration,
         "ip": valid_ip(raw.get("ip_address")),
         "source": source,
@@ -191,8 +163,8 @@ def meeting_doc(raw: Mapping, *, source: str, day: str, sessions: Iterable[Mappi
     `sessions` are the session documents already built for it, or None when its participants
     could not be read (`error` says why): the meeting is still recorded.
     """
-    start = parse_time(raw.get("start_time"))
-    end = parse_time(raw.get("end_time"))
+    start = parse_iso_or_none(raw.get("start_time"))
+    end = parse_iso_or_none(raw.get("end_time"))
     duration = span_seconds(start, end)
     if duration is None:
         duration = clock_seconds(raw.get("duration"))
@@ -216,8 +188,8 @@ def meeting_doc(raw: Mapping, *, source: str, day: str, sessions: Iterable[Mappi
         "host_email": _text(raw.get("email")) or _text(raw.get("user_email")),
         "user_type": _text(raw.get("user_type")),
         "dept": _text(raw.get("dept")),
-        "start_time": iso(start),
-        "end_time": iso(end),
+        "start_time": iso_seconds_or_none(start),
+        "end_time": iso_seconds_or_none(end),
         "duration": duration,
         "zoom_participant_count": _int(raw.get("participants", raw.get("participants_count"))),
         "participant_count": participant_count,

@@ -1,10 +1,10 @@
 """How to talk to Zoom API v2: Server-to-Server OAuth, pacing, retries, and Zoom's error shapes.
 
-"What to fetch" lives in harvester.sources.zoom; this module knows only how. Zoom's rate
+"What to fetch" lives in harvester.sources.zoom.source; this module knows only how. Zoom's rate
 limits are per account and shared by every app on it, so the harvester paces itself per rate
 category instead of discovering the limit through 429s; a per-second 429 is still retried
-(honouring Retry-After as seconds or an HTTP date), while a daily-limit 429 stops the run at
-once because nothing will succeed before midnight UTC.
+(by harvester.http, honouring Retry-After as seconds or an HTTP date), while a daily-limit
+429 stops the run at once because nothing will succeed before midnight UTC.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-import click
 import requests
 
-from harvester.errors import AuthenticationError, HarvestError, ServiceError
+from harvester.errors import AuthenticationError, ConfigError, HarvestError, ServiceError
 from harvester.http import RetryPolicy, TransientBody, describe, new_session, parse_retry_after, request
+from harvester.timeutil import iso_seconds_or_none
 
 log = logging.getLogger("harvester.zoom")
 
@@ -46,13 +46,39 @@ class Rate:
         """"40/s", "20/min", "1000/h" or a bare number (per second); exit 2 on anything else."""
         m = _RATE.match(text or "")
         if not m or int(m.group(1)) < 1:
-            raise click.UsageError(
+            raise ConfigError(
                 f"invalid value for {setting}: {text!r} (expected a positive rate such as 40/s or 20/min)")
         return cls(int(m.group(1)), _PERIODS[(m.group(2) or "s").lower()])
 
     def __str__(self) -> str:
         unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period, f"{self.period:g}s")
         return f"{self.calls}/{unit}"
+
+
+PAGE_SIZE = 300  # Zoom's maximum
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """What the Zoom client needs, built once by the job from the options and the registry.
+
+    Nothing below this reads the environment; `rates` empty means unpaced (doctor, tests).
+    """
+
+    account_id: str | None
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+    api_url: str = ""
+    oauth_url: str = ""
+    rates: Mapping[str, Rate] = field(default_factory=dict)
+    page_size: int = PAGE_SIZE
+
+    @property
+    def missing(self) -> list[str]:
+        """The credential settings not given, by their variable names."""
+        return [name for name, value in (("ZOOM_ACCOUNT_ID", self.account_id),
+                                          ("ZOOM_CLIENT_ID", self.client_id),
+                                          ("ZOOM_CLIENT_SECRET", self.client_secret)) if not value]
 
 
 class Pacer:
@@ -199,8 +225,28 @@ class ZoomAuth:
         return doc
 
 
+#: a 429 below the daily limit and every 5xx are worth another attempt
+RETRY_STATUS = frozenset({429, *range(500, 600)})
+#: answers handed to the check: Zoom's error shapes (401 and 429 never get there)
+CHECKED_STATUS = frozenset(range(400, 500)) - {401, 429}
+
+
+class TokenRefused(Exception):
+    """Zoom answered 401: the token expired or was revoked (code 124)."""
+
+    def __init__(self, err: ZoomError):
+        super().__init__(err.message)
+        self.err = err
+
+
 class ZoomApi:
-    """GET requests against the API base with pacing, token renewal and retries."""
+    """GET requests against the API base with pacing, token renewal and retries.
+
+    Retries are harvester.http's (`request` with the shared RetryPolicy); Zoom's own rules
+    are applied to every attempt by `_Attempts`: the current token, a pacer slot, the call
+    count, and leaving the retry loop at once on a 401 (one new token, then the same call
+    again) or on the daily limit (nothing succeeds before it resets).
+    """
 
     def __init__(self, base_url: str, auth: ZoomAuth, pacer: Pacer, *, session: requests.Session,
                  policy: RetryPolicy):
@@ -216,64 +262,58 @@ class ZoomApi:
         """The JSON object at `path` (already URL-encoded); raises ZoomApiError for a 4xx."""
         url = self.base_url + path
         where = describe(url)
-        renewed = False
-        attempt = 0
-        last = ""
-        while True:
-            attempt += 1
-            retry_after = None
-            headers = {"Authorization": f"Bearer {self.auth.token()}", "Accept": "application/json"}
-            slot = self.pacer.acquire(category)
-            self.calls[category] = self.calls.get(category, 0) + 1
-            try:
-                resp = self._send(slot, url, params, headers)
-            except requests.Timeout:
-                last = f"no answer within {self.policy.timeout:g}s"
-            except requests.ConnectionError:
-                last = "connection failed"
-            else:
-                if resp.status_code == 200:
-                    try:
-                        doc = resp.json()
-                    except ValueError:
-                        doc = None
-                    if isinstance(doc, dict):
-                        return doc
-                    last = "the answer is not a JSON object (cut short?)"
-                else:
-                    err = ZoomError.of(resp)
-                    if err.status == 401:
-                        if renewed:
-                            raise AuthenticationError("Zoom", f"GET {where} refused a fresh token "
-                                                      f"(HTTP 401 code {err.code}: {err.message})")
-                        # Code 124: the token expired or was revoked; one new token, same call.
-                        log.info("Zoom refused the access token (code %s); requesting a new one", err.code)
-                        self.auth.invalidate()
-                        renewed = True
-                        attempt -= 1
-                        continue
-                    if err.status == 429:
-                        if _is_daily(resp, err):
-                            raise DailyLimitReached(where, _reset_time(resp))
-                        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                        last = f"HTTP 429 rate limit ({err.message})"
-                    elif err.status >= 500:
-                        last = f"HTTP {err.status} {err.message}"
-                    else:
-                        raise ZoomApiError(err.status, err.code, err.message, where, err.is_json)
-            if attempt >= self.policy.attempts:
-                raise ServiceError("Zoom", f"GET {where} failed after {attempt} attempt(s): {last}")
-            wait = self.policy.delay(attempt, retry_after)
-            log.warning("Zoom: GET %s: %s; retry %d/%d in %.1fs", where, last, attempt,
-                        self.policy.attempts - 1, wait)
-            self.policy.sleep(wait)
-
-    def _send(self, slot: list[float] | None, url: str, params: Mapping[str, object] | None,
-              headers: dict[str, str]) -> requests.Response:
         try:
-            return self.session.get(url, params=params, headers=headers, timeout=self.policy.timeout)
+            return self._get(url, where, params, category)
+        except TokenRefused as exc:
+            log.info("Zoom refused the access token (code %s); requesting a new one", exc.err.code)
+            self.auth.invalidate()
+        try:
+            return self._get(url, where, params, category)
+        except TokenRefused as exc:
+            raise AuthenticationError("Zoom", f"GET {where} refused a fresh token "
+                                      f"(HTTP 401 code {exc.err.code}: {exc.err.message})") from None
+
+    def _get(self, url: str, where: str, params: Mapping[str, object] | None, category: str) -> dict:
+        policy = replace(self.policy, retry_status=RETRY_STATUS)
+
+        def check(resp: requests.Response) -> dict:
+            if resp.status_code >= 300:
+                err = ZoomError.of(resp)
+                raise ZoomApiError(err.status, err.code, err.message, where, err.is_json)
+            try:
+                doc = resp.json()
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict):
+                raise TransientBody("the answer is not a JSON object (cut short?)")
+            return doc
+
+        return request(_Attempts(self, category, where), "GET", url, service="Zoom",  # type: ignore[arg-type]
+                       policy=policy, check=check, ok_status=CHECKED_STATUS, params=params)
+
+
+class _Attempts:
+    """The session `harvester.http.request` sends one API call's attempts through."""
+
+    def __init__(self, api: ZoomApi, category: str, where: str):
+        self.api, self.category, self.where = api, category, where
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        api = self.api
+        headers = {"Authorization": f"Bearer {api.auth.token()}", "Accept": "application/json"}
+        slot = api.pacer.acquire(self.category)
+        api.calls[self.category] = api.calls.get(self.category, 0) + 1
+        try:
+            resp = api.session.request(method, url, headers=headers, **kwargs)
         finally:
-            self.pacer.done(slot)
+            api.pacer.done(slot)
+        if resp.status_code == 401:
+            raise TokenRefused(ZoomError.of(resp))
+        if resp.status_code == 429:
+            err = ZoomError.of(resp)
+            if _is_daily(resp, err):
+                raise DailyLimitReached(self.where, _reset_time(resp))
+        return resp
 
 
 def _is_daily(resp: requests.Response, err: ZoomError) -> bool:
@@ -285,13 +325,12 @@ def _reset_time(resp: requests.Response) -> str | None:
     seconds = parse_retry_after(resp.headers.get("Retry-After"))
     if seconds is None:
         return None
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_seconds_or_none(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
-def new_api(*, api_url: str, oauth_url: str, account_id: str, client_id: str, client_secret: str,
-            rates: Mapping[str, Rate], policy: RetryPolicy | None = None) -> ZoomApi:
+def new_api(settings: ZoomSettings, policy: RetryPolicy) -> ZoomApi:
     """A ready client: one HTTP session shared by OAuth and API calls."""
-    policy = policy or RetryPolicy.from_env()
     session = new_session()
-    auth = ZoomAuth(oauth_url, account_id, client_id, client_secret, session=session, policy=policy)
-    return ZoomApi(api_url, auth, Pacer(rates), session=session, policy=policy)
+    auth = ZoomAuth(settings.oauth_url, settings.account_id or "", settings.client_id or "",
+                    settings.client_secret or "", session=session, policy=policy)
+    return ZoomApi(settings.api_url, auth, Pacer(settings.rates), session=session, policy=policy)

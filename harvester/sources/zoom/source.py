@@ -16,26 +16,24 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
 
-from harvester.config import env
 from harvester.errors import ServiceError
-from harvester.sources.zoom_api import (
+from harvester.http import RetryPolicy
+from harvester.sources.zoom.api import (
     HEAVY,
+    PAGE_SIZE,
     RESOURCE_INTENSIVE,
-    Rate,
     ZoomApi,
     ZoomApiError,
+    ZoomSettings,
     new_api,
 )
-from harvester.sources.zoom_records import meeting_doc, number_stays, session_doc
+from harvester.sources.zoom.records import meeting_doc, number_stays, session_doc
 
 log = logging.getLogger("harvester.zoom")
 
-PAGE_SIZE = 300  # Zoom's maximum
 MAX_LISTING_RESTARTS = 3
 DASHBOARD_SCOPE_CODES = (4700, 4711)
 SKIP_CODES = (3001, 3161)
-DEFAULT_RATES = {HEAVY: "40/s", RESOURCE_INTENSIVE: "20/min"}
-RATE_SETTINGS = {HEAVY: "ZOOM_RATE_HEAVY", RESOURCE_INTENSIVE: "ZOOM_RATE_RESOURCE_INTENSIVE"}
 
 
 def encode_uuid(uuid: str) -> str:
@@ -48,11 +46,6 @@ def encode_uuid(uuid: str) -> str:
     if uuid.startswith("/") or "//" in uuid:
         return quote(once, safe="")
     return once
-
-
-def rates_from_env() -> dict[str, Rate]:
-    """The pace per rate category (defaults for Business, Education and Enterprise accounts)."""
-    return {cat: Rate.parse(env(name) or DEFAULT_RATES[cat], name) for cat, name in RATE_SETTINGS.items()}
 
 
 def dashboard_unavailable(exc: ZoomApiError) -> bool:
@@ -86,8 +79,9 @@ class DayResult:
 class ZoomSource:
     """Yields meeting and session documents for one day at a time."""
 
-    def __init__(self, api: ZoomApi):
+    def __init__(self, api: ZoomApi, *, page_size: int = PAGE_SIZE):
         self.api = api
+        self.page_size = page_size
         self.use_report = False
 
     # -- listings ---------------------------------------------------------------------
@@ -100,7 +94,7 @@ class ZoomSource:
         restarts = 0
         token = ""
         while True:
-            query = {**params, "page_size": PAGE_SIZE}
+            query = {**params, "page_size": self.page_size}
             if token:
                 query["next_page_token"] = token
             try:
@@ -196,59 +190,6 @@ class ZoomSource:
                                "day as harvested")
 
 
-@dataclass
-class ZoomCredentials:
-    account_id: str | None
-    client_id: str | None
-    client_secret: str | None
-
-    @classmethod
-    def from_env(cls) -> ZoomCredentials:
-        return cls(env("ZOOM_ACCOUNT_ID"), env("ZOOM_CLIENT_ID") or env("ZOOM_KEY"),
-                   env("ZOOM_CLIENT_SECRET") or env("ZOOM_SECRET"))
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.account_id and self.client_id and self.client_secret)
-
-
-def open_api(creds: ZoomCredentials) -> ZoomApi:
-    return new_api(api_url=env("ZOOM_API_URL") or "", oauth_url=env("ZOOM_OAUTH_URL") or "",
-                   account_id=creds.account_id or "", client_id=creds.client_id or "",
-                   client_secret=creds.client_secret or "", rates=rates_from_env())
-
-
-def doctor_check() -> list[tuple[str, str, str]]:
-    """One line for `harvest doctor`: can we get a token, and which API will the harvest use?
-
-    Only the OAuth endpoint is called: Dashboard calls spend the account's shared daily budget.
-    """
-    creds = ZoomCredentials.from_env()
-    if not (creds.account_id or creds.client_id or creds.client_secret):
-        return [("Zoom", "not configured", "set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET")]
-    if not creds.complete:
-        missing = [n for n, v in (("ZOOM_ACCOUNT_ID", creds.account_id),
-                                  ("ZOOM_CLIENT_ID", creds.client_id),
-                                  ("ZOOM_CLIENT_SECRET", creds.client_secret)) if not v]
-        return [("Zoom", "failed", "missing " + ", ".join(missing))]
-    from harvester.http import RetryPolicy
-
-    try:
-        api = new_api(api_url=env("ZOOM_API_URL") or "", oauth_url=env("ZOOM_OAUTH_URL") or "",
-                      account_id=creds.account_id or "", client_id=creds.client_id or "",
-                      client_secret=creds.client_secret or "", rates={},
-                      policy=RetryPolicy.from_env(attempts=2))
-        api.auth.token()
-    except ServiceError as exc:
-        return [("Zoom", "failed", str(exc))]
-    scopes = " ".join(api.auth.scopes)
-    oauth_host = (env("ZOOM_OAUTH_URL") or "").split("//")[-1].split("/")[0]
-    if "dashboard" in scopes:
-        which = "Dashboard scopes present"
-    elif "report" in scopes:
-        which = "no Dashboard scope: the Report API will be used"
-    elif scopes:
-        return [("Zoom", "failed", f"token from {oauth_host} has neither dashboard nor report scopes")]
-    else:
-        which = "scopes not listed in the token answer"
-    return [("Zoom", "ok", f"access token from {oauth_host}; {which}")]
+def open_source(settings: ZoomSettings, policy: RetryPolicy) -> ZoomSource:
+    """The source over a new client for `settings`."""
+    return ZoomSource(new_api(settings, policy), page_size=settings.page_size)
