@@ -39,7 +39,7 @@ def _reason(exc: Exception) -> str:
 
 def opencast_checks() -> list[Check]:
     from harvester.http import RetryPolicy
-    from harvester.sources.opencast import OpencastClient
+    from harvester.sources.opencast.client import OpencastClient
 
     out = []
     user, password = env("MATTERHORN_REST_USER"), env("MATTERHORN_REST_PASS")

@@ -2,7 +2,7 @@
 
 Reads options, builds the mpid source (a composite aggregation over yesterday's useraction
 indices, or `--mpid`), the Opencast fetcher and the sink, and wires them. What is fetched
-and how versions differ lives in harvester.sources.episodes.
+and how versions differ lives in harvester.sources.opencast.episodes.
 """
 
 from __future__ import annotations
@@ -60,13 +60,13 @@ def load_episodes(ctx: click.Context, admin_host: str | None, engage_host: str |
     from harvester.datasets import EPISODES
     from harvester.sinks import open_sink
     from harvester.sinks.elasticsearch import es_client, validate_index
-    from harvester.sources.episodes import (
+    from harvester.sources.opencast.client import OpencastClient
+    from harvester.sources.opencast.episodes import (
         EpisodeFetcher,
         default_source_pattern,
         mpids_from_indices,
         summarize,
     )
-    from harvester.sources.opencast import OpencastClient
     from harvester.state.lock import run_lock
 
     for name, value in (("admin_host", admin_host), ("engage_host", engage_host), ("user", user),

@@ -1,7 +1,7 @@
 """`harvest useractions`: Opencast user tracking -> episode enrichment -> SQS (or -, file, es).
 
 This module only reads options, builds the source, the sink and the state, and wires them;
-fetching lives in harvester.sources.useractions, delivery in harvester.pipeline.
+fetching lives in harvester.sources.opencast.useractions, delivery in harvester.pipeline.
 """
 
 from __future__ import annotations
@@ -133,8 +133,8 @@ def useractions(ctx: click.Context, start, end, interval, batch_size, wait, enga
     from harvester.datasets import USERACTIONS
     from harvester.pipeline import Progress, deliver
     from harvester.sinks import open_sink
-    from harvester.sources.opencast import OpencastClient
-    from harvester.sources.useractions import MODES, WINDOW_TZ, EpisodeEnricher, UserActionSource
+    from harvester.sources.opencast.client import OpencastClient
+    from harvester.sources.opencast.useractions import MODES, WINDOW_TZ, EpisodeEnricher, UserActionSource
     from harvester.state.cache import open_cache
     from harvester.state.checkpoint import open_checkpoint
     from harvester.state.lock import run_lock

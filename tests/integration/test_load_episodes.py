@@ -365,7 +365,7 @@ def test_missing_settings_are_usage_errors_naming_the_variable(cli_run, env, mon
 
 def test_composite_paging_over_many_mpids(cli_run, env):
     from harvester.sinks.elasticsearch import es_client
-    from harvester.sources.episodes import mpids_from_indices
+    from harvester.sources.opencast.episodes import mpids_from_indices
 
     _, _, es = env
     assert cli_run("setup", "load-index-templates").exit_code == 0
@@ -383,7 +383,7 @@ def test_composite_paging_over_many_mpids(cli_run, env):
 
 def test_indices_from_before_the_templates_use_the_keyword_subfield(cli_run, env):
     from harvester.sinks.elasticsearch import es_client
-    from harvester.sources.episodes import mpids_from_indices
+    from harvester.sources.opencast.episodes import mpids_from_indices
 
     _, _, es = env  # no templates loaded: mpid is dynamically mapped as text + keyword
     seed_actions(es, ["x", "y"])

@@ -51,7 +51,7 @@ def server_clock(oc, monkeypatch):
     """The server's clock is one the test controls; the harvester waits on the same clock."""
     clock = FakeClock(datetime(2026, 11, 24, 12, 0, 7, 300_000, tzinfo=UTC), latency=0.25)
     oc.clock = clock
-    monkeypatch.setattr("harvester.sources.useractions.CLOCK", clock)
+    monkeypatch.setattr("harvester.sources.opencast.useractions.CLOCK", clock)
     return clock
 
 
@@ -78,8 +78,8 @@ def test_day_mode_delivers_every_action_of_a_day_spanning_midnight(cli_run, oc, 
 def test_day_mode_with_a_plain_pass_only_would_lose_the_midnight_edges(oc, server_clock):
     """The same server paged naively (one pass, no timed answers) misses actions: the test
     above is not passing by luck."""
-    from harvester.sources.opencast import OpencastClient
-    from harvester.sources.useractions import UserActionSource
+    from harvester.sources.opencast.client import OpencastClient
+    from harvester.sources.opencast.useractions import UserActionSource
 
     oc.dialect, oc.tz_offset_hours = "stock", -5
     served = across_midnight(oc)

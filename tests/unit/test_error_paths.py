@@ -77,7 +77,7 @@ def test_a_future_end_never_moves_the_checkpoint_past_now(cli_run, oc, tmp_path)
 
 def test_failed_shards_in_the_mpid_search_fail_the_run():
     from harvester.elasticsearch.client import es_client
-    from harvester.sources.episodes import mpids_from_indices
+    from harvester.sources.opencast.episodes import mpids_from_indices
     from tests.standins.elasticsearch import ElasticsearchStandIn, es_response
 
     body = {"_shards": {"total": 3, "successful": 2, "failed": 1}, "timed_out": False,

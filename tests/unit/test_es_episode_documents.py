@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.sources.episodes import (
+from harvester.sources.opencast.episodes import (
     counted_workflows,
     default_source_pattern,
     episode_document,
@@ -92,7 +92,7 @@ def test_images_from_attachments():
 
 
 def test_the_real_opencast_16_sample_gives_a_document():
-    from harvester.sources.opencast import search_results
+    from harvester.sources.opencast.client import search_results
 
     doc = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
     result = search_results(doc)[0]

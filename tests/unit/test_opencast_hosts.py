@@ -7,7 +7,7 @@ import pytest
 from harvester.config import normalize_host
 from harvester.errors import ConfigError
 from harvester.sinks.elasticsearch import es_url
-from harvester.sources.opencast import OpencastClient
+from harvester.sources.opencast.client import OpencastClient
 
 
 @pytest.mark.parametrize("given,expected", [

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harvester.http import TransientBody
-from harvester.sources.opencast import (
+from harvester.sources.opencast.client import (
     actions_envelope,
     as_int,
     as_list,

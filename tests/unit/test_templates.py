@@ -104,7 +104,7 @@ def test_useractions_pipeline_enriches_ip_and_user_agent():
 
 
 def sample_episode_fields() -> dict:
-    from harvester.sources.opencast import episode_fields, search_results
+    from harvester.sources.opencast.client import episode_fields, search_results
 
     doc = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
     return episode_fields(search_results(doc)[0])
@@ -114,7 +114,7 @@ FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Fi
 
 
 def test_useraction_records_are_mapped(tmp_path):
-    from harvester.sources.opencast import normalize_action
+    from harvester.sources.opencast.client import normalize_action
 
     raw = {"id": 7, "mediapackageId": "mp-1", "type": "HEARTBEAT", "inpoint": 10, "outpoint": 20,
            "length": 10, "isPlaying": 2, "created": "2026-11-23T09:02:11-05:00",
@@ -141,10 +141,10 @@ def test_useraction_records_are_mapped(tmp_path):
 
 
 def test_episode_documents_are_mapped():
-    from harvester.sources.episodes import episode_document
+    from harvester.sources.opencast.episodes import episode_document
 
     search = json.loads((DATA / "opencast" / "search-episode-oc16-lti-mock.json").read_text())
-    from harvester.sources.opencast import search_results
+    from harvester.sources.opencast.client import search_results
 
     result = search_results(search)[0]
     doc = episode_document("0001", result, workflows=[], technical=None,

@@ -44,12 +44,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from harvester.errors import AuthenticationError, ServiceError
-from harvester.sources.opencast import as_int, as_list, as_str, episode_fields
+from harvester.sources.opencast.client import as_int, as_list, as_str, episode_fields
 from harvester.timeutil import iso_z, parse_iso
 
 if TYPE_CHECKING:
     from harvester.elasticsearch.client import SearchClient
-    from harvester.sources.opencast import OpencastClient
+    from harvester.sources.opencast.client import OpencastClient
 
 log = logging.getLogger("harvester.episodes")
 

@@ -7,8 +7,8 @@ window comes back. Whatever the mode, every action is filtered by its `created` 
 side too and de-duplicated by id (pages have no defined order), so a misdetected server can
 cost requests but never deliver wrong records.
 
-Day paging is in harvester.sources.dayfilter: the server's `day` filter is not a whole day
-and changes from one request to the next, so what it returns is proven complete by counting.
+Day paging is in day_paging: the server's `day` filter is not a whole day and changes from
+one request to the next, so what it returns is proven complete by counting.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harvester.sources.opencast import (
+from harvester.sources.opencast.client import (
     OpencastClient,
     actions_envelope,
     as_str,
@@ -233,7 +233,7 @@ class UserActionSource:
         return days
 
     def _by_day(self) -> Iterator[list[dict]]:
-        from harvester.sources.dayfilter import DayHarvest
+        from harvester.sources.opencast.day_paging import DayHarvest
 
         done: set[str] = set()
         # The first day fetched teaches the server's UTC offset, which narrows the rest.

@@ -32,10 +32,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from harvester.errors import ServiceError
-from harvester.sources.opencast import as_int, as_str
+from harvester.sources.opencast.client import as_int, as_str
 
 if TYPE_CHECKING:
-    from harvester.sources.useractions import UserActionSource
+    from harvester.sources.opencast.useractions import UserActionSource
 
 log = logging.getLogger("harvester.useractions")
 
