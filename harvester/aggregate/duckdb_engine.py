@@ -34,6 +34,42 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# DuckDB's to_json spells a DOUBLE like Python's repr (shortest round trip) in this range,
+# checked on millions of values; outside it (huge numbers, tiny ones, inf, nan) and in any
+# line holding a \u escape (DuckDB writes control characters as \u00XX in upper case, Python
+# in lower case), the row is encoded by Python instead.
+_SAFE_DOUBLE = "(abs({c}) >= 0.0001 AND abs({c}) < 1e15 OR {c} = 0)"
+_JSON_TYPES = ("VARCHAR", "BOOLEAN", "DOUBLE", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+               "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def json_line_sql(columns: Sequence[tuple[str, str]], source: str, order: Sequence[str]) -> str:
+    """`SELECT line, record FROM source ORDER BY order`: each row as the line `dumps` would write.
+
+    `columns` are (name, DuckDB type) in output order. `line` is the row's JSON text, built
+    by DuckDB; where DuckDB's text could differ from Python's it is NULL and `record` (a
+    struct, which Python reads as a dict in column order) is set instead, for `dumps`.
+    """
+    risky = []
+    for name, kind in columns:
+        if kind.upper() not in _JSON_TYPES:
+            raise ValueError(f"no JSON encoding for column {name} of type {kind}")
+        if kind.upper() == "DOUBLE":
+            risky.append(f'("{name}" IS NOT NULL AND NOT {_SAFE_DOUBLE.format(c=chr(34) + name + chr(34))})')
+    record = "{" + ", ".join(f"{_quote(name)}: \"{name}\"" for name, _ in columns) + "}"
+    keys = ", ".join(f'"{c}"' for c in order)
+    return f"""
+SELECT CASE WHEN NOT fallback THEN line END AS line, CASE WHEN fallback THEN record END AS record
+FROM (
+  SELECT record, risky OR contains(line, '\\u') AS fallback, line, {keys}
+  FROM (
+    SELECT record, risky, CAST(to_json(record) AS VARCHAR) AS line, {keys}
+    FROM (SELECT {record} AS record, {" OR ".join(risky) or "false"} AS risky, {keys} FROM {source} j0) j1
+  ) j2
+) j3
+ORDER BY {keys}"""
+
+
 class DuckDBAggregation(Aggregation):
     def __init__(self, con, workdir: str, by: str, counters: Counters):
         self.con, self.workdir, self.by, self.counters = con, workdir, by, counters
@@ -53,6 +89,23 @@ class DuckDBAggregation(Aggregation):
         cols = [d[0] for d in cur.description]
         while rows := cur.fetchmany(size):
             yield [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def json_lines(self, size: int = 5000) -> Iterator[list[str]]:
+        """The records as JSON lines encoded by DuckDB: the text `batches` + `dumps` would give.
+
+        Each row's line is built in SQL (`json_line_sql`); the rare row holding a number whose
+        text DuckDB is not known to spell like Python comes back as a dict and is encoded by
+        `harvester.sinks.jsonlines.dumps`. Order and batching follow the query.
+        """
+        from harvester.sinks.jsonlines import dumps
+
+        cur = self.con.cursor()
+        described = [(name, kind) for name, kind, *_ in cur.execute(f"DESCRIBE {self.query}").fetchall()]
+        order = [c.strip() for c in sql.OUTPUT_ORDER[self.by].split(",")]
+        unordered = sql.streams_sql(ordered=False) if self.by == "stream" else sql.videos_sql(ordered=False)
+        cur.execute(json_line_sql(described, f"({unordered})", order))
+        while rows := cur.fetchmany(size):
+            yield [line if line is not None else dumps(record) for line, record in rows]
 
     def write_parquet(self, path: str) -> None:
         self.con.execute(f"COPY ({self.query}) TO {_quote(path)} (FORMAT parquet, COMPRESSION zstd)")

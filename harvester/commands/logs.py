@@ -102,6 +102,7 @@ def aggregate(inputs: tuple[str, ...], engine: str, by: str, output: str, archiv
 
 def _run(inputs, engine, by, kind, output, spark_master, memory_limit, sink) -> None:
     from harvester.aggregate import run_aggregation
+    from harvester.sinks.jsonlines import JsonLinesSink
     from harvester.sources.playerlogs import InputError, resolve_inputs
 
     started = time.monotonic()
@@ -130,7 +131,11 @@ def _run(inputs, engine, by, kind, output, spark_master, memory_limit, sink) -> 
         if kind == "parquet":
             agg.write_parquet(output)
             delivered = agg.counters.streams if by == "stream" else agg.counters.videos
-        if sink is not None:
+        if isinstance(sink, JsonLinesSink):  # the engine encodes the lines: no dicts in between
+            for lines in agg.json_lines(5000):
+                sink.write_lines(lines)
+            sink.flush()
+        elif sink is not None:
             for batch in agg.batches(1000):
                 sink.write(batch)
             sink.flush()
