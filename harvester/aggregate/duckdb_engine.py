@@ -43,12 +43,14 @@ _JSON_TYPES = ("VARCHAR", "BOOLEAN", "DOUBLE", "TINYINT", "SMALLINT", "INTEGER",
                "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
-def json_line_sql(columns: Sequence[tuple[str, str]], source: str, order: Sequence[str]) -> str:
-    """`SELECT line, record FROM source ORDER BY order`: each row as the line `dumps` would write.
+def json_line_sql(columns: Sequence[tuple[str, str]], source: str, order: Sequence[str],
+                  fallback: bool = False) -> str:
+    """`SELECT line FROM source ORDER BY order`: each row as the JSON line `dumps` would write.
 
     `columns` are (name, DuckDB type) in output order. `line` is the row's JSON text, built
-    by DuckDB; where DuckDB's text could differ from Python's it is NULL and `record` (a
-    struct, which Python reads as a dict in column order) is set instead, for `dumps`.
+    by DuckDB; where DuckDB's text could differ from Python's it is NULL. With `fallback`,
+    the query gives those rows only, as `record` (a struct, which Python reads as a dict in
+    column order), in the same order, for `dumps`.
     """
     risky = []
     for name, kind in columns:
@@ -58,16 +60,40 @@ def json_line_sql(columns: Sequence[tuple[str, str]], source: str, order: Sequen
             risky.append(f'("{name}" IS NOT NULL AND NOT {_SAFE_DOUBLE.format(c=chr(34) + name + chr(34))})')
     record = "{" + ", ".join(f"{_quote(name)}: \"{name}\"" for name, _ in columns) + "}"
     keys = ", ".join(f'"{c}"' for c in order)
+    select = ("record FROM j3 WHERE fallback" if fallback
+              else "CASE WHEN NOT fallback THEN line END AS line FROM j3")
     return f"""
-SELECT CASE WHEN NOT fallback THEN line END AS line, CASE WHEN fallback THEN record END AS record
-FROM (
+WITH j3 AS (
   SELECT record, risky OR contains(line, '\\u') AS fallback, line, {keys}
   FROM (
     SELECT record, risky, CAST(to_json(record) AS VARCHAR) AS line, {keys}
     FROM (SELECT {record} AS record, {" OR ".join(risky) or "false"} AS risky, {keys} FROM {source} j0) j1
   ) j2
-) j3
+)
+SELECT {select}
 ORDER BY {keys}"""
+
+
+def encode_lines(con, columns: Sequence[tuple[str, str]], source: str, order: Sequence[str],
+                 size: int = 5000) -> Iterator[list[str]]:
+    """The rows of `source` as JSON lines (`json_line_sql`), `size` at a time, in `order`.
+
+    The few rows DuckDB leaves to Python are fetched by a second query, in the same order,
+    only when the first one meets them; `order` must identify a row.
+    """
+    from harvester.sinks.jsonlines import dumps
+
+    cur = con.cursor()
+    cur.execute(json_line_sql(columns, source, order))
+    records = None
+    while rows := cur.fetchmany(size):
+        lines = [line for (line,) in rows]
+        if None in lines:
+            if records is None:
+                records = con.cursor()
+                records.execute(json_line_sql(columns, source, order, fallback=True))
+            lines = [line if line is not None else dumps(records.fetchone()[0]) for line in lines]
+        yield lines
 
 
 class DuckDBAggregation(Aggregation):
@@ -93,19 +119,14 @@ class DuckDBAggregation(Aggregation):
     def json_lines(self, size: int = 5000) -> Iterator[list[str]]:
         """The records as JSON lines encoded by DuckDB: the text `batches` + `dumps` would give.
 
-        Each row's line is built in SQL (`json_line_sql`); the rare row holding a number whose
-        text DuckDB is not known to spell like Python comes back as a dict and is encoded by
+        Each row's line is built in SQL (`encode_lines`); the rare row holding a value whose
+        text DuckDB is not known to spell like Python is encoded by
         `harvester.sinks.jsonlines.dumps`. Order and batching follow the query.
         """
-        from harvester.sinks.jsonlines import dumps
-
-        cur = self.con.cursor()
-        described = [(name, kind) for name, kind, *_ in cur.execute(f"DESCRIBE {self.query}").fetchall()]
+        described = [(name, kind) for name, kind, *_ in self.con.execute(f"DESCRIBE {self.query}").fetchall()]
         order = [c.strip() for c in sql.OUTPUT_ORDER[self.by].split(",")]
         unordered = sql.streams_sql(ordered=False) if self.by == "stream" else sql.videos_sql(ordered=False)
-        cur.execute(json_line_sql(described, f"({unordered})", order))
-        while rows := cur.fetchmany(size):
-            yield [line if line is not None else dumps(record) for line, record in rows]
+        yield from encode_lines(self.con, described, f"({unordered})", order, size)
 
     def write_parquet(self, path: str) -> None:
         self.con.execute(f"COPY ({self.query}) TO {_quote(path)} (FORMAT parquet, COMPRESSION zstd)")

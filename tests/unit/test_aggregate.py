@@ -363,7 +363,6 @@ def test_json_line_sql_spells_every_value_as_dumps_does(rows):
     con.execute("CREATE TABLE t (n INTEGER, s VARCHAR, d DOUBLE, i BIGINT, b BOOLEAN)")
     con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [(n, *row) for n, row in enumerate(rows)])
     columns = [(name, kind) for name, kind, *_ in con.execute("DESCRIBE t").fetchall()]
-    got = [line if line is not None else dumps(record)
-           for line, record in con.execute(duckdb_engine.json_line_sql(columns, "t", ["n"])).fetchall()]
+    got = [line for lines in duckdb_engine.encode_lines(con, columns, "t", ["n"], size=4) for line in lines]
     want = [dumps({"n": n, "s": s, "d": d, "i": i, "b": b}) for n, (s, d, i, b) in enumerate(rows)]
     assert got == want
