@@ -33,6 +33,25 @@ class JsonLinesSink(Sink):
         """Write the encoded lines, each followed by a newline."""
 
 
+class EncodedLines(Sink):
+    """A JsonLinesSink fed batches of encoded lines instead of records (by pipeline.deliver)."""
+
+    def __init__(self, sink: JsonLinesSink):
+        super().__init__(sink.dataset)
+        self.sink = sink
+        self.name = sink.name
+
+    def write(self, records: Sequence[str]) -> None:  # type: ignore[override]
+        self.sink.write_lines(records)
+        self.delivered += len(records)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
 class StdoutSink(JsonLinesSink):
     """JSON lines on stdout; nothing else is ever written to stdout by the harvester."""
 

@@ -366,3 +366,35 @@ def test_json_line_sql_spells_every_value_as_dumps_does(rows):
     got = [line for lines in duckdb_engine.encode_lines(con, columns, "t", ["n"], size=4) for line in lines]
     want = [dumps({"n": n, "s": s, "d": d, "i": i, "b": b}) for n, (s, d, i, b) in enumerate(rows)]
     assert got == want
+
+
+# --- the job behind `harvest logs aggregate` ---------------------------------------------------
+
+
+def test_job_delivers_engine_encoded_lines_to_a_jsonl_file_and_sums_up(tmp_path):
+    from harvester.jobs.logs import LogsSettings, run
+    from harvester.sinks.jsonlines import dumps
+
+    out = tmp_path / "out.jsonl"
+    summary = run(LogsSettings(inputs=(str(SAMPLE),), output=str(out)))
+    with duckdb_engine.aggregate([str(SAMPLE)], "stream") as agg:
+        want = "".join(dumps(r) + "\n" for batch in agg.batches() for r in batch)
+    assert out.read_text(encoding="utf-8") == want
+    assert summary.files == 1 and summary.records == want.count("\n") == summary.counters.streams
+    assert summary.fields()["records"] == summary.records and summary.fields()["output"] == str(out)
+
+
+@pytest.mark.parametrize(("settings", "hint"), [
+    ({"output": "out.csv"}, "'-o' / '--output'"),
+    ({"memory_limit": "lots"}, "'--memory-limit' (environment variable LOGS_DUCKDB_MEMORY)"),
+    ({"inputs": ("/nonexistent/day.log",)}, "'INPUT...'"),
+    ({"inputs": ("gs://bucket/logs/",)}, "'INPUT...'"),
+])
+def test_job_usage_errors_are_config_errors_naming_the_option(tmp_path, settings, hint):
+    from harvester.errors import ConfigError
+    from harvester.jobs.logs import LogsSettings, run
+
+    base = {"inputs": (str(SAMPLE),), "output": str(tmp_path / "x.jsonl")}
+    with pytest.raises(ConfigError) as caught:
+        run(LogsSettings(**{**base, **settings}))
+    assert caught.value.hint == hint
