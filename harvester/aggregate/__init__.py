@@ -35,6 +35,9 @@ class _Cleanup(Aggregation):
     def batches(self, size: int = 1000):
         return self.inner.batches(size)
 
+    def json_lines(self, size: int = 5000):
+        return self.inner.json_lines(size)
+
     def write_parquet(self, path: str) -> None:
         self.inner.write_parquet(path)
 

@@ -34,6 +34,68 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# DuckDB's to_json spells a DOUBLE like Python's repr (shortest round trip) in this range,
+# checked on millions of values; outside it (huge numbers, tiny ones, inf, nan) and in any
+# line holding a \u escape (DuckDB writes control characters as \u00XX in upper case, Python
+# in lower case), the row is encoded by Python instead.
+_SAFE_DOUBLE = "(abs({c}) >= 0.0001 AND abs({c}) < 1e15 OR {c} = 0)"
+_JSON_TYPES = ("VARCHAR", "BOOLEAN", "DOUBLE", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+               "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def json_line_sql(columns: Sequence[tuple[str, str]], source: str, order: Sequence[str],
+                  fallback: bool = False) -> str:
+    """`SELECT line FROM source ORDER BY order`: each row as the JSON line `dumps` would write.
+
+    `columns` are (name, DuckDB type) in output order. `line` is the row's JSON text, built
+    by DuckDB; where DuckDB's text could differ from Python's it is NULL. With `fallback`,
+    the query gives those rows only, as `record` (a struct, which Python reads as a dict in
+    column order), in the same order, for `dumps`.
+    """
+    risky = []
+    for name, kind in columns:
+        if kind.upper() not in _JSON_TYPES:
+            raise ValueError(f"no JSON encoding for column {name} of type {kind}")
+        if kind.upper() == "DOUBLE":
+            risky.append(f'("{name}" IS NOT NULL AND NOT {_SAFE_DOUBLE.format(c=chr(34) + name + chr(34))})')
+    record = "{" + ", ".join(f"{_quote(name)}: \"{name}\"" for name, _ in columns) + "}"
+    keys = ", ".join(f'"{c}"' for c in order)
+    select = ("record FROM j3 WHERE fallback" if fallback
+              else "CASE WHEN NOT fallback THEN line END AS line FROM j3")
+    return f"""
+WITH j3 AS (
+  SELECT record, risky OR contains(line, '\\u') AS fallback, line, {keys}
+  FROM (
+    SELECT record, risky, CAST(to_json(record) AS VARCHAR) AS line, {keys}
+    FROM (SELECT {record} AS record, {" OR ".join(risky) or "false"} AS risky, {keys} FROM {source} j0) j1
+  ) j2
+)
+SELECT {select}
+ORDER BY {keys}"""
+
+
+def encode_lines(con, columns: Sequence[tuple[str, str]], source: str, order: Sequence[str],
+                 size: int = 5000) -> Iterator[list[str]]:
+    """The rows of `source` as JSON lines (`json_line_sql`), `size` at a time, in `order`.
+
+    The few rows DuckDB leaves to Python are fetched by a second query, in the same order,
+    only when the first one meets them; `order` must identify a row.
+    """
+    from harvester.sinks.jsonlines import dumps
+
+    cur = con.cursor()
+    cur.execute(json_line_sql(columns, source, order))
+    records = None
+    while rows := cur.fetchmany(size):
+        lines = [line for (line,) in rows]
+        if None in lines:
+            if records is None:
+                records = con.cursor()
+                records.execute(json_line_sql(columns, source, order, fallback=True))
+            lines = [line if line is not None else dumps(records.fetchone()[0]) for line in lines]
+        yield lines
+
+
 class DuckDBAggregation(Aggregation):
     def __init__(self, con, workdir: str, by: str, counters: Counters):
         self.con, self.workdir, self.by, self.counters = con, workdir, by, counters
@@ -53,6 +115,18 @@ class DuckDBAggregation(Aggregation):
         cols = [d[0] for d in cur.description]
         while rows := cur.fetchmany(size):
             yield [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def json_lines(self, size: int = 5000) -> Iterator[list[str]]:
+        """The records as JSON lines encoded by DuckDB: the text `batches` + `dumps` would give.
+
+        Each row's line is built in SQL (`encode_lines`); the rare row holding a value whose
+        text DuckDB is not known to spell like Python is encoded by
+        `harvester.sinks.jsonlines.dumps`. Order and batching follow the query.
+        """
+        described = [(name, kind) for name, kind, *_ in self.con.execute(f"DESCRIBE {self.query}").fetchall()]
+        order = [c.strip() for c in sql.OUTPUT_ORDER[self.by].split(",")]
+        unordered = sql.streams_sql(ordered=False) if self.by == "stream" else sql.videos_sql(ordered=False)
+        yield from encode_lines(self.con, described, f"({unordered})", order, size)
 
     def write_parquet(self, path: str) -> None:
         self.con.execute(f"COPY ({self.query}) TO {_quote(path)} (FORMAT parquet, COMPRESSION zstd)")

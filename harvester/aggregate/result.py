@@ -60,6 +60,16 @@ class Aggregation(ABC):
     def batches(self, size: int = 1000) -> Iterator[list[dict]]:
         """The records (stream summaries or video rollups) in a stable order, `size` at a time."""
 
+    def json_lines(self, size: int = 5000) -> Iterator[list[str]]:
+        """The records of `batches` as JSON lines (`harvester.sinks.jsonlines.dumps`), `size` at a time.
+
+        Engines that can encode the records themselves override this with the same text.
+        """
+        from harvester.sinks.jsonlines import dumps
+
+        for batch in self.batches(size):
+            yield [dumps(r) for r in batch]
+
     @abstractmethod
     def write_parquet(self, path: str) -> None:
         """Write the records as Parquet (DuckDB: one file; Spark: a directory of part files)."""

@@ -458,8 +458,8 @@ STREAM_COLUMNS = (
 OUTPUT_ORDER = {"stream": "earliest_time, tracking_id", "video": "date, media_id"}
 
 
-def streams_sql(base: str = "streams_base") -> str:
-    """The stream summary records, in a stable order."""
+def streams_sql(base: str = "streams_base", ordered: bool = True) -> str:
+    """The stream summary records, in a stable order (`ordered`: for a query that sorts them itself)."""
     cols = {
         "stream_id": "stream_key || '-' || substr(first_tsk, 1, 10)",
         "tracking_id": "stream_key",
@@ -467,7 +467,8 @@ def streams_sql(base: str = "streams_base") -> str:
         "playing_duration": _secs("play_ms"), "buffering_length": _secs("buf_ms"),
     }
     select = ",\n  ".join(f"{cols.get(c, c)} AS {c}" for c in STREAM_COLUMNS)
-    return f"SELECT\n  {select}\nFROM {base}\nORDER BY first_tsk, stream_key"
+    order = "\nORDER BY first_tsk, stream_key" if ordered else ""
+    return f"SELECT\n  {select}\nFROM {base}{order}"
 
 
 VIDEO_COLUMNS = (
@@ -477,8 +478,8 @@ VIDEO_COLUMNS = (
 )
 
 
-def videos_sql(base: str = "streams_base") -> str:
-    """Per media id and day (of each stream's earliest event): the `--by video` rollup."""
+def videos_sql(base: str = "streams_base", ordered: bool = True) -> str:
+    """Per media id and day (of each stream's earliest event): the `--by video` rollup (see streams_sql)."""
     day = "substr(first_tsk, 1, 10)"
     return f"""
 SELECT media_id || '-' || day AS video_id, media_id, day AS date, title, program, streams, viewers, events,
@@ -500,5 +501,4 @@ FROM (
     count_if(failed) AS failures
   FROM {base} GROUP BY media_id, {day}
 ) v
-ORDER BY date, media_id
-"""
+""" + ("ORDER BY date, media_id\n" if ordered else "")

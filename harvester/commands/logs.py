@@ -1,15 +1,14 @@
 """`harvest logs aggregate`: video-player event logs -> per-stream summaries (or per-video rollups).
 
-A thin layer: options are checked here, inputs are resolved by harvester.sources.playerlogs,
-the work is done by harvester.aggregate (DuckDB or Spark), records leave through the shared
-sinks (stdout, JSON lines, Elasticsearch, archive) or as Parquet written by the engine.
+Options -> `harvester.jobs.logs.LogsSettings` -> `harvester.jobs.logs.run` -> the closing log
+line. The job checks the settings, resolves the inputs (harvester.sources.playerlogs), runs
+harvester.aggregate (DuckDB or Spark) and delivers the records through harvester.pipeline
+(stdout, JSON lines, Elasticsearch, archive) or as Parquet written by the engine.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import time
 
 import click
 
@@ -18,26 +17,10 @@ from harvester.config import EnvOption
 
 log = logging.getLogger("harvester.logs")
 
-MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
-OUTPUT_HINT = "'-o' / '--output'"
-
 
 @click.group(cls=HarvestGroup)
 def logs() -> None:
     """Video-player event logs (docs/player-logs.md)."""
-
-
-def _output_kind(output: str) -> str:
-    """'-', 'es', 'jsonl' or 'parquet'; anything else is a usage error (exit 2)."""
-    if output in ("-", "es"):
-        return output
-    low = output.lower()
-    if low.endswith(".parquet"):
-        return "parquet"
-    if low.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    raise click.BadParameter(f"{output!r}: expected -, es, a path ending .jsonl or a path ending .parquet",
-                             param_hint=OUTPUT_HINT)
 
 
 @logs.command(cls=HarvestCommand)
@@ -69,87 +52,20 @@ def aggregate(inputs: tuple[str, ...], engine: str, by: str, output: str, archiv
       harvest logs aggregate s3://bucket/player-logs/2026-11-23/ -o es
       harvest logs aggregate s3://bucket/player-logs/ --engine spark --spark-master yarn -o out.parquet
     """
-    from harvester.datasets import PLAYER_STREAMS, PLAYER_VIDEOS
+    from harvester.jobs import logs as job
 
-    kind = _output_kind(output)
-    if not MEMORY.match(memory_limit.strip()):
-        raise click.BadParameter(f"{memory_limit!r}: expected a size such as 512MB or 2GB",
-                                 param_hint="'--memory-limit' (environment variable LOGS_DUCKDB_MEMORY)")
-    if engine == "spark":
-        from harvester.aggregate.spark_engine import spark_available
-
-        problem = spark_available()
-        if problem:
-            raise click.BadParameter(problem, param_hint="'--engine'")
-    dataset = PLAYER_STREAMS if by == "stream" else PLAYER_VIDEOS
-    options = {"es_host": es_host}
-    # Open the outputs first: a bad --archive or an unreachable ES fails before any work is done.
-    sink = None
-    if kind != "parquet":
-        from harvester.sinks import open_sink
-
-        sink = open_sink(output, dataset, options, archive=archive)
-    elif archive:
-        from harvester.sinks import open_sink
-
-        sink = open_sink(archive, dataset, options)
-    try:
-        _run(inputs, engine, by, kind, output, spark_master, memory_limit.strip(), sink)
-    finally:
-        if sink is not None:
-            sink.close()
-
-
-def _run(inputs, engine, by, kind, output, spark_master, memory_limit, sink) -> None:
-    from harvester.aggregate import run_aggregation
-    from harvester.sources.playerlogs import InputError, resolve_inputs
-
-    started = time.monotonic()
-    try:
-        resolved = resolve_inputs(list(inputs))
-    except InputError as exc:
-        raise click.BadParameter(str(exc), param_hint="'INPUT...'") from None
-    if engine == "duckdb":
-        from harvester.sources.playerlogs import is_remote
-
-        remote = [f.uri for f in resolved.files if is_remote(f.uri)]
-        if remote:
-            raise click.BadParameter(f"{remote[0]}: only --engine spark on a cluster reads this kind of URI",
-                                     param_hint="'INPUT...'")
-    for spec in resolved.empty:
-        log.warning("%s: no files", spec)
-    if not resolved.files:
-        log.warning("nothing to aggregate: no input files",
-                    extra={"files": 0, "input_bytes": 0, "streams": 0, "lines": 0})
+    summary = job.run(job.LogsSettings(inputs=inputs, engine=engine, by=by, output=output, archive=archive,
+                                       spark_master=spark_master, memory_limit=memory_limit,
+                                       es_host=es_host))
+    if not summary.files:
         return
-    log.info("aggregating %d file(s), %.1f MB, engine %s, by %s", len(resolved.files),
-             resolved.total_bytes / 1e6, engine, by)
-    delivered = 0
-    with run_aggregation([f.uri for f in resolved.files], engine=engine, by=by, spark_master=spark_master,
-                         memory_limit=memory_limit) as agg:
-        if kind == "parquet":
-            agg.write_parquet(output)
-            delivered = agg.counters.streams if by == "stream" else agg.counters.videos
-        if sink is not None:
-            for batch in agg.batches(1000):
-                sink.write(batch)
-            sink.flush()
-            if kind != "parquet":
-                delivered = sink.delivered
-        counters = agg.counters
-    elapsed = max(time.monotonic() - started, 1e-9)
-    mb = resolved.total_bytes / 1e6
-    fields = counters.as_dict()
-    fields.update({"files": len(resolved.files), "input_bytes": resolved.total_bytes,
-                   "seconds": round(elapsed, 3), "mb_per_s": round(mb / elapsed, 1), "engine": engine,
-                   "records": delivered, "output": output})
-    reasons = ", ".join(f"{n} {r}" for r, n in sorted(counters.unparsable.items()))
+    c = summary.counters
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(c.unparsable.items()))
     log.info("aggregated %d line(s): %d event(s), %d unparsable%s, %d bad data, %d keyless; %d stream(s)%s; "
              "%d record(s) to %s; %.1f MB in %.2f s (%.1f MB/s)",
-             counters.total, counters.events, counters.unparsable_total, f" ({reasons})" if reasons else "",
-             counters.bad_data, counters.keyless, counters.streams,
-             f", {counters.videos} video-day(s)" if by == "video" else "", delivered, output, mb, elapsed,
-             mb / elapsed, extra=fields)
+             c.total, c.events, c.unparsable_total, f" ({reasons})" if reasons else "", c.bad_data, c.keyless,
+             c.streams, f", {c.videos} video-day(s)" if by == "video" else "", summary.records, output,
+             summary.mb, summary.seconds, summary.mb_per_s, extra=summary.fields())
 
 
 def doctor_check() -> list[tuple[str, str, str]]:

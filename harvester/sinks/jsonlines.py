@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import IO
 
@@ -17,23 +18,57 @@ def dumps(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-class StdoutSink(Sink):
+class JsonLinesSink(Sink):
+    """A text output of one JSON line per record.
+
+    `write_lines` takes lines already encoded (each exactly `dumps(record)`, no newline): an
+    engine that can encode records itself hands them over without building dicts.
+    """
+
+    def write(self, records: Sequence[dict]) -> None:
+        self.write_lines([dumps(r) for r in records])
+
+    @abstractmethod
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write the encoded lines, each followed by a newline."""
+
+
+class EncodedLines(Sink):
+    """A JsonLinesSink fed batches of encoded lines instead of records (by pipeline.deliver)."""
+
+    def __init__(self, sink: JsonLinesSink):
+        super().__init__(sink.dataset)
+        self.sink = sink
+        self.name = sink.name
+
+    def write(self, records: Sequence[str]) -> None:  # type: ignore[override]
+        self.sink.write_lines(records)
+        self.delivered += len(records)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+class StdoutSink(JsonLinesSink):
     """JSON lines on stdout; nothing else is ever written to stdout by the harvester."""
 
     name = "stdout"
 
-    def write(self, records: Sequence[dict]) -> None:
+    def write_lines(self, lines: Sequence[str]) -> None:
         out = sys.stdout
         try:
-            out.write("".join(dumps(r) + "\n" for r in records))
+            out.write("".join(line + "\n" for line in lines))
             out.flush()
         except BrokenPipeError:
             raise HarvestError("stdout: the reading end of the pipe was closed") from None
-        self.delivered += len(records)
+        self.delivered += len(lines)
         self.requests += 1
 
 
-class FileSink(Sink):
+class FileSink(JsonLinesSink):
     """Appends JSON lines to a file; flushed and fsynced before a checkpoint may move."""
 
     def __init__(self, dataset: Dataset, path: str):
@@ -50,13 +85,13 @@ class FileSink(Sink):
                 raise HarvestError(f"cannot open output file {self.path}: {exc.strerror}") from None
         return self._fh
 
-    def write(self, records: Sequence[dict]) -> None:
+    def write_lines(self, lines: Sequence[str]) -> None:
         fh = self._open()
         try:
-            fh.write("".join(dumps(r) + "\n" for r in records))
+            fh.write("".join(line + "\n" for line in lines))
         except OSError as exc:
             raise HarvestError(f"cannot write output file {self.path}: {exc.strerror}") from None
-        self.delivered += len(records)
+        self.delivered += len(lines)
         self.requests += 1
 
     def flush(self) -> None:

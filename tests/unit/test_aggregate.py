@@ -302,3 +302,99 @@ def test_sql_parser_agrees_on_adversarial_lines(tmp_path):
 
 def test_parse_line_types():
     assert isinstance(parse_line("2026-11-23 10:00:00 a=1"), LogLine)
+
+
+# --- JSON lines encoded by the engine: the same text as dumps() of the records -----------------
+
+EXAMPLE = DATA.parent.parent / "examples" / "player-events.log.gz"
+
+
+def _both_encodings(paths: list[str], by: str) -> tuple[str, str]:
+    from harvester.sinks.jsonlines import dumps
+
+    with duckdb_engine.aggregate(paths, by) as agg:
+        python = "".join(dumps(r) + "\n" for batch in agg.batches(1000) for r in batch)
+        engine = "".join(line + "\n" for lines in agg.json_lines(7) for line in lines)
+    return python, engine
+
+
+@pytest.mark.parametrize("by", ["stream", "video"])
+@pytest.mark.parametrize("source", [SAMPLE, EXAMPLE], ids=["sample", "example"])
+def test_engine_encoded_lines_equal_python_encoded_records_on_shipped_logs(source, by):
+    python, engine = _both_encodings([str(source)], by)
+    assert python.count("\n") > 50
+    assert engine == python
+
+
+@pytest.mark.parametrize("by", ["stream", "video"])
+def test_engine_encoded_lines_equal_python_encoded_records_on_tricky_values(tmp_path, by):
+    titles = ['quote \\" and backslash \\\\ end', "unicode é ß 漢字 🎬 \u2028 \u00a0", "ctl\x01\x1f\x7f\x0b",
+              "tab\there", "slash / </script>", "x" * 300]
+    lines = []
+    for i, title in enumerate(titles):
+        tid = f"{i:02d}" + TID[2:]
+        lines += [line(i, "MediaStarted", tid=tid, x_episode_title=title, x_video_location="12.5"),
+                  line(i + 0.5, "MediaEnded", tid=tid, x_video_location="123456.123456789")]
+    lines += [line(20, "MediaStarted", tid="tiny", x_video_location="0.000000001", x_video_length="1e5"),
+              line(20.001, "MediaEnded", tid="tiny", x_video_location="999999999999999.5"),
+              line(30, "MediaScrub", tid="b" * 36)]  # nulls: no positions, no durations
+    path = tmp_path / "tricky.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python, engine = _both_encodings([str(path)], by)
+    assert engine == python
+    if by == "stream":
+        assert "\\u0001" in python and "漢字" in python and "1e-09" in python and "null" in python
+
+
+DOUBLES = st.one_of(st.floats(), st.sampled_from([2.0 ** 81, 2.0 ** 806, 1e16, 1e-5, 0.0001, -0.0, 1e15]))
+TEXTS = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), TEXTS), st.one_of(st.none(), DOUBLES),
+                          st.one_of(st.none(), st.integers(-2 ** 63, 2 ** 63 - 1)),
+                          st.one_of(st.none(), st.booleans())), min_size=1, max_size=30))
+def test_json_line_sql_spells_every_value_as_dumps_does(rows):
+    import duckdb
+
+    from harvester.sinks.jsonlines import dumps
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (n INTEGER, s VARCHAR, d DOUBLE, i BIGINT, b BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [(n, *row) for n, row in enumerate(rows)])
+    columns = [(name, kind) for name, kind, *_ in con.execute("DESCRIBE t").fetchall()]
+    got = [line for lines in duckdb_engine.encode_lines(con, columns, "t", ["n"], size=4) for line in lines]
+    want = [dumps({"n": n, "s": s, "d": d, "i": i, "b": b}) for n, (s, d, i, b) in enumerate(rows)]
+    assert got == want
+
+
+# --- the job behind `harvest logs aggregate` ---------------------------------------------------
+
+
+def test_job_delivers_engine_encoded_lines_to_a_jsonl_file_and_sums_up(tmp_path):
+    from harvester.jobs.logs import LogsSettings, run
+    from harvester.sinks.jsonlines import dumps
+
+    out = tmp_path / "out.jsonl"
+    summary = run(LogsSettings(inputs=(str(SAMPLE),), output=str(out)))
+    with duckdb_engine.aggregate([str(SAMPLE)], "stream") as agg:
+        want = "".join(dumps(r) + "\n" for batch in agg.batches() for r in batch)
+    assert out.read_text(encoding="utf-8") == want
+    assert summary.files == 1 and summary.records == want.count("\n") == summary.counters.streams
+    assert summary.fields()["records"] == summary.records and summary.fields()["output"] == str(out)
+
+
+@pytest.mark.parametrize(("settings", "hint"), [
+    ({"output": "out.csv"}, "'-o' / '--output'"),
+    ({"memory_limit": "lots"}, "'--memory-limit' (environment variable LOGS_DUCKDB_MEMORY)"),
+    ({"inputs": ("/nonexistent/day.log",)}, "'INPUT...'"),
+    ({"inputs": ("gs://bucket/logs/",)}, "'INPUT...'"),
+])
+def test_job_usage_errors_are_config_errors_naming_the_option(tmp_path, settings, hint):
+    from harvester.errors import ConfigError
+    from harvester.jobs.logs import LogsSettings, run
+
+    base = {"inputs": (str(SAMPLE),), "output": str(tmp_path / "x.jsonl")}
+    with pytest.raises(ConfigError) as caught:
+        run(LogsSettings(**{**base, **settings}))
+    assert caught.value.hint == hint
