@@ -21,9 +21,13 @@ from harvester.aggregate.result import Aggregation, Counters
 log = logging.getLogger("harvester.logs")
 
 MAX_LINE_BYTES = 1024 * 1024
+# Each line is one column, so the CSV reader needs a delimiter no log line holds. DuckDB
+# reads a delimiter literally (delim='\0' would be backslash and zero, which real lines do
+# hold, and cut them there) and takes up to four bytes: four control characters in a row.
+LINE_DELIMITER = "chr(0) || chr(1) || chr(30) || chr(31)"
 READ_OPTIONS = (
-    "columns={'line': 'VARCHAR'}, delim='\\0', quote='', escape='', header=false, auto_detect=false, "
-    "new_line='\\n', strict_mode=false, ignore_errors=true, store_rejects=true, "
+    f"columns={{'line': 'VARCHAR'}}, delim={LINE_DELIMITER}, quote='', escape='', header=false, "
+    "auto_detect=false, new_line='\\n', strict_mode=false, ignore_errors=true, store_rejects=true, "
     f"max_line_size={MAX_LINE_BYTES}"
 )
 REJECT_REASONS = {"INVALID ENCODING": "not-utf8", "INVALID UNICODE": "not-utf8",

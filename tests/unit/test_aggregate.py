@@ -247,6 +247,16 @@ def test_sql_parser_agrees_on_the_real_sample(tmp_path):
     _compare(tmp_path, list(iter_lines([str(SAMPLE)])))
 
 
+def test_a_line_holding_backslash_zero_or_control_characters_is_read_whole(tmp_path):
+    """The reader's column delimiter is not text a log line holds (`\\0`, NUL, tabs, commas)."""
+    lines = [f'2026-11-23 10:00:00 x_tracking_id={TID} x_tpmid=5 event_type=MediaStarted '
+             f'x_episode_title="C:\\\\0dir{sep}\\0 x" x_video_location=1'
+             for sep in ("\x00", "\x01", "\t", ",")]
+    lines.append("2026-11-23 10:00:01 \\0 x_tracking_id=\\0")
+    _compare(tmp_path, lines)
+    assert [r[0] for r in _sql_rows(tmp_path, lines)] == ["event"] * 4 + ["keyless"]
+
+
 def test_sql_descriptive_fields_agree_on_events(tmp_path):
     """The descriptive fields each event line carries into the aggregation (LINE_META)."""
     import duckdb
@@ -273,7 +283,8 @@ def test_sql_descriptive_fields_agree_on_events(tmp_path):
 
 
 PIECES = ["a", "b", " ", " ", "x_tpmid", "x_tracking_id", "event_type", "x_buffering_length", "=", "=", '"',
-          "\\", "-", ",", ".", ":", "[", "]", "0", "1", "-1", "é", "\u2028", "\t", "\ufffd", "MediaStarted"]
+          "\\", "-", ",", ".", ":", "[", "]", "0", "1", "-1", "é", "\u2028", "\t", "\ufffd", "MediaStarted",
+          "\\0", "\x00"]
 TOKEN_TEXT = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
 
