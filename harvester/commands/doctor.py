@@ -39,6 +39,7 @@ def _reason(exc: Exception) -> str:
 
 def opencast_checks() -> list[Check]:
     from harvester.http import RetryPolicy
+    from harvester.jobs.opencast import opencast_settings
     from harvester.sources.opencast.client import OpencastClient
 
     out = []
@@ -53,14 +54,16 @@ def opencast_checks() -> list[Check]:
         else:
             def probe(host=host) -> str:
                 policy = RetryPolicy.from_env(attempts=1, timeout=10.0)
-                client = OpencastClient.from_settings(host, user, password, policy=policy)
+                settings = opencast_settings(host, user, password, policy=policy)
+                client = OpencastClient.from_settings(settings)
                 return f"{client.base_url}: {client.check()}"
 
             out.append(_run(label, probe))
             if var == "MATTERHORN_ENGAGE_HOST":
                 def tracking(host=host) -> str:
                     policy = RetryPolicy.from_env(attempts=1, timeout=10.0)
-                    client = OpencastClient.from_settings(host, user, password, policy=policy)
+                    settings = opencast_settings(host, user, password, policy=policy)
+                    client = OpencastClient.from_settings(settings)
                     return client.check_usertracking()
 
                 out.append(_run("opencast usertracking", tracking))
@@ -87,7 +90,7 @@ def s3_check() -> Check:
         from harvester.state.checkpoint import LocalCheckpoint, state_dir
 
         def local() -> str:
-            from harvester.commands.useractions import CHECKPOINT_NAME
+            from harvester.jobs.useractions import CHECKPOINT_NAME
 
             cp = LocalCheckpoint(state_dir() / CHECKPOINT_NAME)
             return f"checkpoint kept in {state_dir()}; " + _checkpoint_value(cp.read())
@@ -106,14 +109,15 @@ def s3_check() -> Check:
 
 def _checkpoint_value(value: str | None) -> str:
     """The stored value, the zone it is read in (CHECKPOINT_TZ) and the instant that makes."""
-    from harvester.commands.useractions import checkpoint_zone, describe_zone, parse_checkpoint
+    from harvester.jobs.useractions import checkpoint_zone, describe_zone, parse_checkpoint
     from harvester.timeutil import iso_z
 
-    tz = checkpoint_zone()
+    raw = env("CHECKPOINT_TZ")
+    tz = checkpoint_zone(raw)
     if not value:
-        return f"no checkpoint yet (CHECKPOINT_TZ={describe_zone()})"
+        return f"no checkpoint yet (CHECKPOINT_TZ={describe_zone(raw)})"
     when = parse_checkpoint(value, "", tz)
-    return f"last action {value} (CHECKPOINT_TZ={describe_zone()}: {iso_z(when)})"
+    return f"last action {value} (CHECKPOINT_TZ={describe_zone(raw)}: {iso_z(when)})"
 
 
 def sqs_check() -> Check:

@@ -1,24 +1,20 @@
 """`harvest load-episodes` (alias `load_episodes`): episode metadata into the episodes index.
 
-Reads options, builds the mpid source (a composite aggregation over yesterday's useraction
-indices, or `--mpid`), the Opencast fetcher and the sink, and wires them. What is fetched
-and how versions differ lives in harvester.sources.opencast.episodes.
+Options -> LoadEpisodesSettings -> harvester.jobs.load_episodes.run -> summary. What is
+fetched and how Opencast versions differ lives in harvester.sources.opencast.episodes.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 
 import click
 
 from harvester.cli import HarvestCommand
 from harvester.commands.options import opencast_credentials
-from harvester.config import EnvOption, env, require
+from harvester.config import EnvOption, require
 
 log = logging.getLogger("harvester.load_episodes")
-
-BATCH = 100
 
 
 @click.command(cls=HarvestCommand)
@@ -57,61 +53,13 @@ def load_episodes(ctx: click.Context, admin_host: str | None, engage_host: str |
       harvest load-episodes -s 'useractions*-2026.11.*' -w 0.2
       harvest load-episodes --mpid 6f0f5c1e-... --output -
     """
-    from harvester.datasets import EPISODES
-    from harvester.sinks import open_sink
-    from harvester.sinks.elasticsearch import es_client, validate_index
-    from harvester.sources.opencast.client import OpencastClient
-    from harvester.sources.opencast.episodes import (
-        EpisodeFetcher,
-        default_source_pattern,
-        mpids_from_indices,
-        summarize,
-    )
-    from harvester.state.lock import run_lock
+    from harvester.jobs.load_episodes import LoadEpisodesSettings, run
 
     for name, value in (("admin_host", admin_host), ("engage_host", engage_host), ("user", user),
                         ("password", password)):
         require(ctx, name, value)
-    validate_index(target_index, "--target-index")
-    pattern = source_index_pattern or default_source_pattern()
-
-    engage = OpencastClient.from_settings(engage_host, user, password)  # type: ignore[arg-type]
-    admin = OpencastClient.from_settings(admin_host, user, password)  # type: ignore[arg-type]
-    fetcher = EpisodeFetcher(engage, admin, wait=wait)
-
-    with run_lock("load-episodes", env("REDIS_URL")):
-        source_client = None
-        if mpids:
-            wanted = iter(dict.fromkeys(mpids))
-            where = "--mpid"
-        else:
-            source_client = es_client(es_host)
-            wanted = mpids_from_indices(source_client, pattern)
-            where = pattern
-        seen = 0
-
-        def counted(values):
-            nonlocal seen
-            for value in values:
-                seen += 1
-                yield value
-
-        sink = open_sink(output, EPISODES, {"es_host": es_host, "index": target_index, "pipeline": ""},
-                         archive=archive)
-        try:
-            documents = fetcher.documents(counted(wanted))
-            while batch := list(itertools.islice(documents, BATCH)):
-                sink.write(batch)
-            sink.flush()
-        finally:
-            sink.close()
-            if source_client is not None:
-                source_client.close()
-
-    skipped = sum(fetcher.skipped.values())
-    log.info("load-episodes from %s: %s", where, summarize(fetcher, sink.delivered, seen),
-             extra={"mpids": seen, "indexed": sink.delivered, "skipped": skipped,
-                    "skipped_by_reason": dict(fetcher.skipped),
-                    "skipped_examples": fetcher.examples,
-                    "opencast_requests": engage.requests + admin.requests,
-                    "es_requests": sink.requests, "target": target_index if output == "es" else "stdout"})
+    summary = run(LoadEpisodesSettings.from_options(
+        admin_host=admin_host, engage_host=engage_host, user=user, password=password,  # type: ignore[arg-type]
+        es_host=es_host, target_index=target_index, source_index_pattern=source_index_pattern,
+        mpids=mpids, wait=wait, output=output, archive=archive))
+    log.info("load-episodes from %s: %s", summary.where, summary.line, extra=summary.fields)

@@ -1,10 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
-import click
 import pytest
 
-from harvester.commands.useractions import Window, harvest_window, span_check
-from harvester.errors import SkippedRun
+from harvester.errors import ConfigError, CorruptCheckpoint, SkippedRun
+from harvester.jobs.useractions import Window, harvest_window, parse_checkpoint, span_check
 from harvester.timeutil import format_compact, iso_z, parse_compact, parse_iso
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -16,23 +15,24 @@ def test_window_defaults_to_interval_before_now():
 
 
 def test_checkpoint_wins_over_interval_and_option_over_checkpoint():
-    w = harvest_window(None, None, "20261124113000", 2, NOW)
+    w = harvest_window(None, None, datetime(2026, 11, 24, 11, 30, tzinfo=UTC), 2, NOW)
     assert w.start == datetime(2026, 11, 24, 11, 30, tzinfo=UTC) and w.start_from == "checkpoint"
     opt = datetime(2026, 11, 1, tzinfo=UTC)
-    w = harvest_window(opt, None, "20261124113000", 2, NOW)
+    w = harvest_window(opt, None, datetime(2026, 11, 24, 11, 30, tzinfo=UTC), 2, NOW)
     assert w.start == opt and w.start_from == "option"
 
 
 def test_window_end_option_and_inverted_window():
     end = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     assert harvest_window(None, end, None, 5, NOW).start == end - timedelta(minutes=5)
-    with pytest.raises(click.UsageError, match="starts after it ends"):
+    with pytest.raises(ConfigError, match="starts after it ends"):
         harvest_window(NOW, end, None, 2, NOW)
 
 
 def test_corrupt_checkpoint_is_a_usage_error():
-    with pytest.raises(click.UsageError, match="fix or delete"):
-        harvest_window(None, None, "2026-11-24", 2, NOW, "s3://b/k")
+    with pytest.raises(CorruptCheckpoint, match="fix or delete") as exc:
+        parse_checkpoint("2026-11-24", "s3://b/k")
+    assert exc.value.exit_code == 2 and "s3://b/k" in str(exc.value)
 
 
 def test_span_check_uses_the_whole_span():

@@ -12,13 +12,14 @@ import email.utils
 import json
 import logging
 import re
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
-from harvester.config import env, normalize_host
+from harvester.config import normalize_host
 from harvester.errors import AuthenticationError, ServiceError
 from harvester.http import RetryPolicy, TransientBody, describe, new_session, request
 from harvester.timeutil import iso_z, parse_iso
@@ -205,6 +206,24 @@ def actions_envelope(doc: Any) -> tuple[list[dict], int | None]:
 
 # -- the client ------------------------------------------------------------------------------
 
+AUTH_SCHEMES = ("digest", "basic")
+
+
+@dataclass(frozen=True)
+class OpencastSettings:
+    """How to reach one Opencast node; built once per run (harvester.jobs.opencast)."""
+
+    host: str
+    user: str
+    password: str
+    auth: str = "digest"  # OPENCAST_AUTH: one of AUTH_SCHEMES
+    policy: RetryPolicy | None = None  # None: the shared policy from the environment
+
+    def on(self, host: str) -> OpencastSettings:
+        """The same credentials for another node (engage and admin share them)."""
+        return replace(self, host=host)
+
+
 class OpencastClient:
     """GET JSON from one Opencast node with auth, retries and readable errors."""
 
@@ -229,13 +248,9 @@ class OpencastClient:
         self.auth = auth
 
     @classmethod
-    def from_settings(cls, host: str, user: str, password: str, **kwargs) -> OpencastClient:
-        auth = (env("OPENCAST_AUTH") or "digest").strip().lower()
-        if auth not in ("digest", "basic"):
-            import click
-
-            raise click.UsageError(f"invalid value for OPENCAST_AUTH: {auth!r} (digest or basic)")
-        return cls(host, user, password, auth=auth, **kwargs)
+    def from_settings(cls, settings: OpencastSettings, **kwargs: Any) -> OpencastClient:
+        kwargs.setdefault("policy", settings.policy)
+        return cls(settings.host, settings.user, settings.password, auth=settings.auth, **kwargs)
 
     def get_json(self, path: str, params: dict | None = None) -> Any:
         url = f"{self.base_url}/{path.lstrip('/')}"
