@@ -19,7 +19,7 @@ from harvester.errors import ConfigError
 Check = tuple[str, str, str]  # (service, status, detail)
 
 # Modules that contribute checks through a `doctor_check()` function returning [Check, ...].
-PLUGINS = ("harvester.sinks.elasticsearch", "harvester.jobs.zoom", "harvester.sources.mediaconvert",
+PLUGINS = ("harvester.elasticsearch.doctor", "harvester.jobs.zoom", "harvester.sources.mediaconvert",
            "harvester.sinks.archive", "harvester.commands.logs", "harvester.geoip")
 
 

@@ -22,12 +22,10 @@ request must only resend the items that actually failed.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from harvester.config import env, env_int
 from harvester.datasets import Dataset
 from harvester.elasticsearch.client import HOST_HINT, SearchClient, describe_host, es_client, es_url
 from harvester.elasticsearch.errors import (
@@ -39,13 +37,14 @@ from harvester.elasticsearch.errors import (
     is_transient,
     translate,
 )
-from harvester.errors import ConfigError, DeliveryError, HarvestError, ServiceError
+from harvester.errors import ConfigError, DeliveryError, ServiceError
 from harvester.http import RetryPolicy
 from harvester.sinks.base import Sink
 from harvester.sinks.jsonlines import dumps
+from harvester.sinks.settings import SinkSettings
 
 __all__ = ["HOST_HINT", "PIPELINES", "ElasticsearchSink", "EsCallError", "Unindexable", "call",
-           "day_of", "describe_host", "doctor_check", "es_client", "es_errors", "es_url", "index_name",
+           "day_of", "describe_host", "es_client", "es_errors", "es_url", "index_name",
            "open_es_sink", "translate", "validate_index"]
 
 log = logging.getLogger("harvester.elasticsearch")
@@ -117,7 +116,7 @@ class ElasticsearchSink(Sink):
         self.pipeline = pipeline
         self.chunk_size = max(1, chunk_size)
         self.max_chunk_bytes = max_chunk_bytes
-        self.policy = policy or RetryPolicy.from_env()
+        self.policy = policy or SinkSettings.from_env().policy
         self.retried = 0
         self.failed = 0
         self.host = describe_host(client)
@@ -221,7 +220,8 @@ def _hint(reason: str) -> str:
     return reason
 
 
-def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) -> ElasticsearchSink:
+def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None,
+                 settings: SinkSettings | None = None) -> ElasticsearchSink:
     """The sink for `--output es`.
 
     options: "es_host" (overrides ES_HOST), "index" (overrides the dataset's index name or
@@ -231,7 +231,8 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
     from harvester.sinks.es_documents import dated_index, needs_geolite, shaper_for
 
     options = options or {}
-    index = options.get("index") or (env("ES_USERACTIONS_INDEX") if dataset.name == "useractions" else None)
+    settings = settings or SinkSettings.from_env()
+    index = options.get("index") or (settings.es_useractions_index if dataset.name == "useractions" else None)
     if index:
         validate_index(dated_index(str(index), "2026.11.23") if dataset.dated_index else str(index),
                        "--index (ES_USERACTIONS_INDEX)" if dataset.name == "useractions" else "--index")
@@ -242,50 +243,7 @@ def open_es_sink(dataset: Dataset, options: Mapping[str, object] | None = None) 
             pipeline = None
     else:
         pipeline = PIPELINES.get(dataset.name)
-    chunk_size = env_int("ES_BULK_SIZE", minimum=1) or 1
     client = es_client(str(options["es_host"]) if options.get("es_host") else None)
     return ElasticsearchSink(dataset, client, index=str(index) if index else None, pipeline=pipeline,
-                             chunk_size=chunk_size, shape=shaper_for(dataset, geolite))
-
-
-# -- doctor -------------------------------------------------------------------------------------
-def doctor_check() -> list[tuple[str, str, str]]:
-    """Reachable, which server and version, how authenticated, whether templates and pipelines
-    are loaded."""
-    if not os.environ.get("ES_HOST"):
-        return [("elasticsearch", "not configured", "ES_HOST is not set")]
-    try:
-        client = es_client(timeout=min(RetryPolicy.from_env().timeout, 10.0))
-    except ConfigError as exc:
-        return [("elasticsearch", "failed", exc.format_message())]
-    host = describe_host(client)
-    try:
-        with es_errors("info"):
-            server = client.server
-        with es_errors("cluster health"):
-            health = "serverless" if server.serverless else client.health().get("status", "unknown")
-        from harvester.elasticsearch.loading import expected_objects
-
-        missing = []
-        templates, pipelines = expected_objects()
-        for name in templates:
-            with es_errors("index templates"):
-                if client.get_index_template(name) is None:
-                    missing.append(f"template {name}")
-        for name in pipelines:
-            with es_errors("ingest pipelines"):
-                if client.get_pipeline(name) is None:
-                    missing.append(f"pipeline {name}")
-    except HarvestError as exc:
-        return [("elasticsearch", "failed", f"{host}: {exc}")]
-    finally:
-        client.close()
-    auth = {"sigv4": f"AWS SigV4 ({'/'.join(client.settings.sigv4 or ())})"}.get(
-        client.settings.auth, "API key" if client.settings.api_key else
-        "basic auth" if client.settings.basic else "no auth")
-    detail = f"{host}: {server.label}, cluster {health}, {auth}"
-    if missing:
-        return [("elasticsearch", "failed", f"{detail}; not loaded: {', '.join(missing[:4])}"
-                 f"{' ...' if len(missing) > 4 else ''} (run: harvest setup load-index-templates)")]
-    return [("elasticsearch", "ok", f"{detail}; {len(templates)} templates and {len(pipelines)} "
-             "pipelines loaded")]
+                             chunk_size=settings.es_bulk_size, policy=settings.policy,
+                             shape=shaper_for(dataset, geolite))

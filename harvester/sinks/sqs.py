@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from harvester.config import env, env_int
 from harvester.datasets import Dataset
 from harvester.errors import DeliveryError, ServiceError
 from harvester.http import RetryPolicy
 from harvester.sinks.base import Sink
 from harvester.sinks.jsonlines import dumps
+from harvester.sinks.settings import SinkSettings
 
 log = logging.getLogger("harvester.sqs")
 
@@ -46,15 +46,16 @@ def batches(bodies: Sequence[tuple[str, str]], max_entries: int = MAX_ENTRIES,
 
 
 class SqsSink(Sink):
-    def __init__(self, dataset: Dataset, queue_name: str, *, policy: RetryPolicy | None = None,
+    def __init__(self, dataset: Dataset, queue_name: str, *, settings: SinkSettings | None = None,
                  client=None):
         super().__init__(dataset)
+        settings = settings or SinkSettings.from_env()
         self.queue_name = queue_name
         self.name = f"sqs:{queue_name}"
         self.fifo = queue_name.endswith(".fifo")
-        self.group_id = env("SQS_MESSAGE_GROUP_ID") or f"harvester-{dataset.name}"
-        self.policy = policy or RetryPolicy.from_env()
-        self.concurrency = env_int("SQS_CONCURRENCY", minimum=1) or 1
+        self.group_id = settings.sqs_group_id or f"harvester-{dataset.name}"
+        self.policy: RetryPolicy = settings.policy
+        self.concurrency = settings.sqs_concurrency
         self._client = client
         self._count_lock = threading.Lock()
         self._url: str | None = None

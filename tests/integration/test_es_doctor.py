@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harvester.sinks.elasticsearch import doctor_check
+from harvester.elasticsearch.doctor import doctor_check
 from tests.conftest import free_port
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 
