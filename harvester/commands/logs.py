@@ -66,10 +66,3 @@ def aggregate(inputs: tuple[str, ...], engine: str, by: str, output: str, archiv
              c.total, c.events, c.unparsable_total, f" ({reasons})" if reasons else "", c.bad_data, c.keyless,
              c.streams, f", {c.videos} video-day(s)" if by == "video" else "", summary.records, output,
              summary.mb, summary.seconds, summary.mb_per_s, extra=summary.fields())
-
-
-def doctor_check() -> list[tuple[str, str, str]]:
-    """`harvest doctor` lines for this command's engines (see harvester.aggregate.doctor_check)."""
-    from harvester.aggregate import doctor_check as engines
-
-    return engines()

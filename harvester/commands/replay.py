@@ -1,19 +1,13 @@
 """`harvest replay SOURCE`: deliver archived records again, to any output.
 
-The command reads options and hands over to `run_replay()`, which is as usable from Python: read
-verified micro-batches in archive order, regroup their records into batches of
-`--batch-size`, and write them through the same sinks (and so the same retries, counts and
-exit codes) as a live harvest. A micro-batch that is not whole is skipped entirely and
-reported; the run then exits 1 unless `--skip-partial` says that is expected.
+Options -> filters -> harvester.jobs.replay.run_replay -> summary. A micro-batch that is not
+whole is skipped and reported; the run then exits 1 unless `--skip-partial` says that is
+expected.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import click
@@ -21,95 +15,8 @@ import click
 from harvester.cli import HarvestCommand
 from harvester.config import EnvOption, require
 from harvester.datasets import REGISTRY
-from harvester.errors import HarvestError
 
 log = logging.getLogger("harvester.replay")
-
-#: problems named one by one in the final error; the rest are counted
-SHOWN_PROBLEMS = 10
-
-
-@dataclass
-class ReplayResult:
-    batches: int = 0
-    records: int = 0
-    delivered: int = 0
-    requests: int = 0
-    datasets: dict[str, int] = field(default_factory=dict)
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    problem_count: int = 0
-    seconds: float = 0.0
-
-
-def rebatch(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    """Regroup a stream of records into lists of `size` (the last one shorter)."""
-    batch: list[dict] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def run_replay(source: str, output: str | None, *, filters, batch_size: int = 1000,
-               options: Mapping[str, object] | None = None) -> ReplayResult:
-    """Replay `source` into `output` (None: only read and verify); returns the counts.
-
-    One sink per dataset met in the archive, fed by the harvests' own `deliver` loop, so
-    batching, retries and failure handling are those of a live harvest. Memory holds one
-    micro-batch and one output batch. A sink failure stops the run at once (exit 1).
-    """
-    from harvester.pipeline import Progress, deliver
-    from harvester.sinks import open_sink
-    from harvester.sources.archive import Batch, Problem, iter_batches, open_source
-
-    store, location = open_source(source)
-    result = ReplayResult()
-    started = time.monotonic()
-    last: list[str] = []
-
-    def verified() -> Iterator[Batch]:
-        for item in iter_batches(store, location, filters):
-            if isinstance(item, Problem):
-                result.problem_count += 1
-                if len(result.problems) < SHOWN_PROBLEMS:
-                    result.problems.append((item.key, item.reason))
-                log.error("skipped %s: %s", item.key, item.reason)
-                continue
-            name = item.ref.dataset
-            if name not in REGISTRY:
-                log.warning("skipped %s: unknown dataset %r", item.ref.key, name)
-                continue
-            result.batches += 1
-            result.records += len(item.records)
-            result.datasets[name] = result.datasets.get(name, 0) + len(item.records)
-            last[:] = [item.ref.key]
-            yield item
-
-    try:
-        for name, group in itertools.groupby(verified(), key=lambda b: b.ref.dataset):
-            batches = rebatch((r for b in group for r in b.records), batch_size)
-            if output is None:
-                for _ in batches:
-                    pass
-                continue
-            sink = open_sink(output, REGISTRY[name], options or {})
-            log.info("replaying %s from %s into %s", name, source, sink.name)
-            try:
-                with sink:
-                    deliver(batches, sink, progress=Progress(f"replay {name}"))
-            finally:
-                result.delivered += sink.delivered
-                result.requests += sink.requests
-    except HarvestError:
-        log.error("replay stopped after delivering %d records; last micro-batch read: %s",
-                  result.delivered, last[0] if last else "none")
-        raise
-    finally:
-        result.seconds = time.monotonic() - started
-    return result
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -165,6 +72,7 @@ def replay(ctx: click.Context, source: str, output: str, dataset: str | None, da
       harvest replay 'dir:/srv/archive/useractions/2026-11-23/20261123T*' --output - | jq .action_id
       harvest replay s3://lake/harvest/ --verify-only
     """
+    from harvester.jobs.replay import partial_error, run_replay
     from harvester.sources.archive import Filters
 
     if day is not None:
@@ -193,8 +101,4 @@ def replay(ctx: click.Context, source: str, output: str, dataset: str | None, da
         log.warning("no micro-batches found under %s%s", source,
                     " for the given --dataset/--from/--to" if (dataset or day_from or day_to) else "")
     if result.problem_count and not skip_partial:
-        shown = "; ".join(f"{key}: {reason}" for key, reason in result.problems)
-        more = result.problem_count - len(result.problems)
-        raise HarvestError(f"archive: {result.problem_count} micro-batch(es) partial or missing and not "
-                           f"delivered: {shown}{f' (and {more} more)' if more > 0 else ''}; every other "
-                           "record was delivered (use --skip-partial to accept this)")
+        raise partial_error(result)

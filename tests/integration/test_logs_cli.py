@@ -183,7 +183,7 @@ def test_es_down_exits_1(cli_run, es_standin):  # noqa: F811
 # -- doctor ------------------------------------------------------------------------------------
 
 def test_doctor_check_reports_both_engines(monkeypatch):
-    from harvester.commands.logs import doctor_check
+    from harvester.aggregate import doctor_check
 
     checks = dict((name, (status, detail)) for name, status, detail in doctor_check())
     assert checks["logs engine duckdb"][0] == "ok"
