@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from harvester.commands import dev
+from harvester import devstack
 from tests.standins.base import StandIn, json_response
 from tests.standins.elasticsearch import es_standin  # noqa: F401
 
@@ -73,9 +73,9 @@ def docker(monkeypatch):
         calls.append(list(args))
         return subprocess.CompletedProcess(args, 0, "ok", "")
 
-    monkeypatch.setattr(dev.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(dev.subprocess, "run", run)
-    monkeypatch.setattr(dev, "POLL_INTERVAL", 0.01)
+    monkeypatch.setattr(devstack.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(devstack.subprocess, "run", run)
+    monkeypatch.setattr(devstack, "POLL_INTERVAL", 0.01)
     return calls
 
 
@@ -116,7 +116,7 @@ def test_a_refused_import_fails_the_run(cli_run, es_standin, kibana, docker, tmp
     broken.write_text(json.dumps({"id": "d", "type": "dashboard", "attributes": {},
                                   "references": [{"name": "panel_0", "type": "visualization",
                                                   "id": "nowhere"}]}) + "\n")
-    monkeypatch.setattr(dev, "SAVED_OBJECTS", broken)
+    monkeypatch.setattr(devstack, "SAVED_OBJECTS", broken)
     result = cli_run("dev", "init", "--no-up", "--timeout", "10")
     assert result.exit_code == 1
     assert "missing_references" in result.stderr

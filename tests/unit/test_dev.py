@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from harvester.commands import dev
+from harvester import devstack
 
 NOT_RUNNING = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
                "Is the docker daemon running?")
@@ -19,9 +19,9 @@ class FakeDocker:
     def __init__(self, monkeypatch, *, installed=("docker",), running=True, plugin=True, fail=None):
         self.calls: list[list[str]] = []
         self.running, self.plugin, self.fail = running, plugin, fail or {}
-        monkeypatch.setattr(dev.shutil, "which",
+        monkeypatch.setattr(devstack.shutil, "which",
                             lambda name: f"/usr/bin/{name}" if name in installed else None)
-        monkeypatch.setattr(dev.subprocess, "run", self.run)
+        monkeypatch.setattr(devstack.subprocess, "run", self.run)
 
     def run(self, args, capture_output=False, text=False, check=False):
         assert capture_output and text and not check
@@ -40,7 +40,7 @@ class FakeDocker:
         return [c for c in self.calls if "-f" in c]
 
 
-COMPOSE = ["-f", str(dev.COMPOSE_FILE), "-p", "harvester"]
+COMPOSE = ["-f", str(devstack.COMPOSE_FILE), "-p", "harvester"]
 
 
 def test_up_runs_compose_with_the_shipped_file(cli_run, monkeypatch):
@@ -92,12 +92,12 @@ def test_a_failing_compose_is_exit_1_with_its_last_line(cli_run, monkeypatch):
 
 
 def test_binary_vanishing_between_checks_is_still_exit_2(cli_run, monkeypatch):
-    monkeypatch.setattr(dev.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(devstack.shutil, "which", lambda name: "/usr/bin/docker")
 
     def gone(*args, **kwargs):
         raise FileNotFoundError("docker")
 
-    monkeypatch.setattr(dev.subprocess, "run", gone)
+    monkeypatch.setattr(devstack.subprocess, "run", gone)
     assert cli_run("dev", "up").exit_code == 2
 
 
@@ -122,7 +122,7 @@ def test_dev_help_lists_the_commands(cli_run):
 # -- the compose file ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def compose_doc() -> dict:
-    return yaml.safe_load(dev.COMPOSE_FILE.read_text())
+    return yaml.safe_load(devstack.COMPOSE_FILE.read_text())
 
 
 def _env(service: dict) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harvester.commands.config_cmd import resolve, unused_names
+from harvester.config_report import resolve, unused_names
 from harvester.config import SETTINGS, SETTINGS_BY_NAME, parse_dotenv
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "harvester"
-LIBRARY = ["sources", "sinks", "state", "jobs", "elasticsearch", "aggregate", "pipeline.py"]
+LIBRARY = ["sources", "sinks", "state", "jobs", "elasticsearch", "aggregate", "pipeline.py", "devstack.py",
+           "config_report.py"]
 UPWARD = ("harvester.commands", "harvester.cli")
 
 
