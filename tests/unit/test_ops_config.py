@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harvester.config_report import resolve, unused_names
 from harvester.config import SETTINGS, SETTINGS_BY_NAME, parse_dotenv
+from harvester.config_report import resolve, unused_names
 
 
 @pytest.fixture(autouse=True)
